@@ -1,0 +1,30 @@
+# Two commands (README): `make study` and `make test`. Both create .venv when it is
+# missing and reinstall when pyproject.toml changed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: study test bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch==2.13.0 is pinned in pyproject.toml; on our machines pip takes the local CPU wheel.
+	$(PY) -m pip install --quiet -e .
+	touch $(STAMP)
+
+# The main job. Until the study notebooks exist it runs the DDC benchmark.
+study: $(STAMP)
+	$(PY) -m mattinglib.bench ddc
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m mattinglib.bench ddc
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,43 @@
+"""Shared fixtures.
+
+Golden values and the real scenes live in ``../shared`` beside the repository on our
+machines (override with ``MATTINGLIB_SHARED``). Where it is absent, the tests that need it
+skip with the reason; with ``MATTINGLIB_REQUIRE_SHARED=1`` (set by ``.ci/run``) its absence
+is an error instead, so CI can never pass by skipping them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MATTINGLIB_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Return ``SHARED/parts`` or skip (fail when MATTINGLIB_REQUIRE_SHARED=1) if missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        reason = (f"{path} does not exist: golden values and real data are read from ../shared "
+                  "beside the repository (set MATTINGLIB_SHARED to point elsewhere)")
+        if os.environ.get("MATTINGLIB_REQUIRE_SHARED") == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    return shared_path("golden")
+
+
+@pytest.fixture(scope="session")
+def alphamatting_root() -> Path:
+    return shared_path("data", "alphamatting-lowres")
+
+
+@pytest.fixture(scope="session")
+def backgrounds_root() -> Path:
+    return shared_path("data", "backgrounds")
