@@ -1,0 +1,249 @@
+"""Composites of real foregrounds (the alphamatting.com scenes) over held-out photographs.
+
+Each scene gives a true alpha; its foreground colour ``F`` is estimated from the photograph
+and the alpha (:func:`estimate_foreground`), and new training images are made as
+``I = alpha * F + (1 - alpha) * B`` over background photographs ``B`` that the scenes were
+not shot in front of. Train and test composites use disjoint scenes (:func:`split_scenes`);
+the caller passes disjoint background lists for the two as well.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mattinglib.data.transforms import RandomCrop, SeededDataset, Transform
+
+
+def estimate_foreground(image: np.ndarray, alpha: np.ndarray, cache_dir: str | os.PathLike | None = None,
+                        name: str = "scene") -> np.ndarray:
+    """Estimate the foreground colour of an image with a known alpha.
+
+    Uses ``pymatting.estimate_foreground_ml`` (Germer et al., multi-level foreground
+    estimation) with its default settings. With ``cache_dir`` the result is stored as
+    ``cache_dir/NAME-DIGEST.npy``, where DIGEST hashes the image and alpha, so a changed
+    input never reuses a stale file; the file is written to a temporary name and moved into
+    place atomically, so concurrent DataLoader workers can share the folder.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3)
+        RGB in [0, 1].
+    alpha : ndarray, shape (H, W)
+        Alpha in [0, 1].
+    cache_dir : str or PathLike, optional
+        Folder for the cached result (created when missing).
+    name : str
+        Readable prefix of the cache file name (e.g. the scene name).
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), float32
+        Foreground colour in [0, 1].
+    """
+    image = np.asarray(image, dtype=np.float64)
+    alpha = np.asarray(alpha, dtype=np.float64)
+    if image.ndim != 3 or image.shape[2] != 3 or alpha.shape != image.shape[:2]:
+        raise ValueError(f"{name}: need image (H, W, 3) and alpha (H, W); got {image.shape} and {alpha.shape}")
+    cache_path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256()
+        for array in (image, alpha):
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        cache_dir = Path(cache_dir)
+        cache_path = cache_dir / f"{name}-{digest.hexdigest()[:16]}.npy"
+        if cache_path.is_file():
+            return np.load(cache_path)
+
+    # Imported here: pymatting pulls in numba, which is slow to import and only needed here.
+    from pymatting import estimate_foreground_ml
+
+    foreground = np.clip(estimate_foreground_ml(image, alpha), 0.0, 1.0).astype(np.float32)
+    if cache_path is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=f".{name}.", suffix=".npy.tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.save(stream, foreground)
+            os.replace(temporary, cache_path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+    return foreground
+
+
+def split_scenes(names: Sequence[str], test: float | Sequence[str], seed: int = 0) -> tuple[list[str], list[str]]:
+    """Split scene names into disjoint train and test lists.
+
+    Parameters
+    ----------
+    names : sequence of str
+        All scene names (distinct).
+    test : float or sequence of str
+        A fraction in (0, 1): ``round(fraction * len(names))`` scenes (at least one, and
+        at least one left for training) are drawn for the test set with ``seed``. Or an
+        explicit list of test scene names.
+    seed : int
+        Seed of the draw (unused with an explicit list).
+
+    Returns
+    -------
+    train, test : list of str
+        Both in the order of ``names``.
+    """
+    names = list(names)
+    if len(set(names)) != len(names):
+        raise ValueError("scene names must be distinct")
+    if isinstance(test, (float, int)) and not isinstance(test, bool):
+        if not 0.0 < test < 1.0:
+            raise ValueError(f"test fraction must lie in (0, 1); got {test}")
+        if len(names) < 2:
+            raise ValueError("need at least two scenes to split")
+        count = min(max(round(test * len(names)), 1), len(names) - 1)
+        chosen = set(np.random.default_rng(seed).choice(len(names), size=count, replace=False).tolist())
+        test_names = {names[i] for i in chosen}
+    else:
+        test_names = set(test)
+        unknown = sorted(test_names - set(names))
+        if unknown:
+            raise ValueError(f"test scenes {unknown} are not among the scene names")
+        if not test_names or test_names == set(names):
+            raise ValueError("the test list must hold at least one scene and leave at least one for training")
+    return [n for n in names if n not in test_names], [n for n in names if n in test_names]
+
+
+def _to_hwc_float(array, what: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"{what} must have shape (H, W, 3); got {array.shape}")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    array = array.astype(np.float32)
+    if array.min() < 0.0 or array.max() > 1.0:
+        raise ValueError(f"{what} must be uint8 or float in [0, 1]; got [{array.min()}, {array.max()}]")
+    return array
+
+
+class RealForegroundCompositeDataset(SeededDataset):
+    """Composites of real scene foregrounds over background photographs.
+
+    Item ``index`` draws, from its own generator (``SeededDataset.sample_rng``): a scene of
+    the split, a crop of ``size`` of the scene's foreground, alpha and trimap (centred on a
+    random unknown pixel, :class:`~mattinglib.data.transforms.RandomCrop`), a background
+    photograph and a crop of it of the same size (a photograph smaller than ``size`` is first
+    enlarged bilinearly, keeping its aspect ratio, to cover it), and composites them.
+
+    Parameters
+    ----------
+    scenes_dataset : dataset
+        Gives the scenes; items must have ``"image"`` (3, H, W), ``"alpha"`` (1, H, W),
+        ``"trimap"`` (1, H, W) and ``"name"``, e.g. an ``AlphaMattingDataset`` with no
+        transform (its trimap choice carries over).
+    backgrounds : sequence of ndarray, shape (H, W, 3)
+        Background photographs, uint8 or float in [0, 1]; pass photographs held out from any
+        other use (and different lists for the train and test splits).
+    length : int
+        Number of items (an epoch).
+    seed : int
+        Seed of the item generators; the epoch is set with ``set_epoch``.
+    size : int or (int, int)
+        Composite height and width.
+    split : {"train", "test", None}
+        Which scenes of :func:`split_scenes` to use; None uses all scenes.
+    test : float or sequence of str
+        The ``test`` argument of :func:`split_scenes`.
+    split_seed : int
+        The seed of :func:`split_scenes` (independent of ``seed`` so that changing the
+        sampling seed never moves scenes between train and test).
+    cache_dir : str or PathLike, optional
+        Foreground cache folder for :func:`estimate_foreground`.
+    transform : callable ``(sample, rng) -> sample``, optional
+        Applied to the composite sample.
+
+    Notes
+    -----
+    Every scene of the split is read and its foreground estimated in the constructor (about
+    0.1-1 s per scene, once per cache). Samples: ``{"image": (3, h, w), "trimap": (1, h, w),
+    "alpha": (1, h, w), "name": "SCENE+bgK"}``, float32.
+    """
+
+    def __init__(self, scenes_dataset, backgrounds: Sequence[np.ndarray], length: int, seed: int = 0,
+                 size=512, split: str | None = "train", test: float | Sequence[str] = 0.2,
+                 split_seed: int = 0, cache_dir: str | os.PathLike | None = None,
+                 transform: Transform | None = None, epoch: int = 0):
+        super().__init__(seed=seed, epoch=epoch)
+        if length < 1:
+            raise ValueError(f"length must be positive; got {length}")
+        if not backgrounds:
+            raise ValueError("need at least one background photograph")
+        self.length = int(length)
+        self.crop = RandomCrop(size)
+        self.size = self.crop.size
+        self.transform = transform
+        self.backgrounds = [_to_hwc_float(b, f"background {k}") for k, b in enumerate(backgrounds)]
+
+        samples = [scenes_dataset[i] for i in range(len(scenes_dataset))]
+        names = [s["name"] for s in samples]
+        if split is None:
+            chosen = names
+        elif split in ("train", "test"):
+            train_names, test_names = split_scenes(names, test, split_seed)
+            chosen = train_names if split == "train" else test_names
+        else:
+            raise ValueError(f"split must be 'train', 'test' or None; got {split!r}")
+        self.scene_names = chosen
+
+        self.scenes = []
+        for sample in samples:
+            if sample["name"] not in chosen:
+                continue
+            if "alpha" not in sample:
+                raise ValueError(f"scene {sample['name']}: compositing needs its alpha")
+            image = sample["image"].numpy().transpose(1, 2, 0)
+            alpha = sample["alpha"][0].numpy()
+            foreground = estimate_foreground(image, alpha, cache_dir, sample["name"])
+            self.scenes.append({
+                "foreground": torch.from_numpy(np.ascontiguousarray(foreground.transpose(2, 0, 1))),
+                "alpha": sample["alpha"], "trimap": sample["trimap"], "name": sample["name"]})
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _background_crop(self, k: int, rng: np.random.Generator) -> torch.Tensor:
+        """A (3, h, w) crop of background ``k``, enlarged first when it is too small."""
+        crop_h, crop_w = self.size
+        background = torch.from_numpy(self.backgrounds[k].transpose(2, 0, 1).copy())
+        height, width = background.shape[1:]
+        if height < crop_h or width < crop_w:
+            scale = max(crop_h / height, crop_w / width)
+            new_size = (max(crop_h, int(np.ceil(height * scale))), max(crop_w, int(np.ceil(width * scale))))
+            background = F.interpolate(background[None], size=new_size, mode="bilinear",
+                                       align_corners=False)[0].clamp_(0.0, 1.0)
+            height, width = new_size
+        top = int(rng.integers(height - crop_h + 1))
+        left = int(rng.integers(width - crop_w + 1))
+        return background[:, top:top + crop_h, left:left + crop_w]
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        rng = self.sample_rng(index)
+        scene = self.scenes[int(rng.integers(len(self.scenes)))]
+        cropped = self.crop({k: scene[k] for k in ("foreground", "alpha", "trimap")}, rng)
+        k = int(rng.integers(len(self.backgrounds)))
+        background = self._background_crop(k, rng)
+        alpha = cropped["alpha"]
+        image = alpha * cropped["foreground"] + (1.0 - alpha) * background
+        sample = {"image": image.clamp_(0.0, 1.0), "trimap": cropped["trimap"], "alpha": alpha,
+                  "name": f"{scene['name']}+bg{k}"}
+        if self.transform is not None:
+            sample = self.transform(sample, rng)
+        return sample
