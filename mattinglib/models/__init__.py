@@ -1,0 +1,82 @@
+"""Matting networks: ``forward(image) -> alpha``.
+
+Every network takes an image batch (B, C, H, W), float, values in [0, 1], of any height and
+width (C = 3, the image only, as in the paper; C = 4 = image + trimap channel as our
+extension), and returns alpha (B, 1, H, W) in (0, 1) through a sigmoid.
+
+============== ============================================== =======================
+name           network                                        parameters (C = 3)
+============== ============================================== =======================
+unet (default) :class:`CompactUNet`, width 32                 0.93 M
+vitmatte-tiny  :class:`ViTMatte` with :func:`vitmatte_tiny`   1.16 M
+vitmatte-s     :class:`ViTMatte` with :func:`vitmatte_s`      23.8 M (21.7 M ViT-S/16)
+============== ============================================== =======================
+
+Use :func:`build_model` to make one reproducibly (seeded initialisation).
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+from torch import nn
+
+from .common import count_parameters, measure_throughput, seeded_torch
+from .unet import CompactUNet
+from .vit import CheckpointReport, ViTBackbone, load_backbone_checkpoint
+from .vitmatte import DetailCaptureDecoder, ViTMatte, ViTMatteConfig, vitmatte_s, vitmatte_tiny
+
+MODEL_NAMES = ("unet", "vitmatte-tiny", "vitmatte-s")
+
+__all__ = [
+    "MODEL_NAMES", "build_model", "count_parameters", "measure_throughput",
+    "CompactUNet", "ViTBackbone", "ViTMatte", "ViTMatteConfig", "DetailCaptureDecoder",
+    "vitmatte_s", "vitmatte_tiny", "load_backbone_checkpoint", "CheckpointReport",
+]
+
+
+def _check_overrides(name: str, overrides: dict, allowed: list[str]) -> None:
+    unknown = sorted(set(overrides) - set(allowed))
+    if unknown:
+        raise ValueError(f"model {name!r} has no setting(s) {unknown}; its settings are {sorted(allowed)}")
+
+
+def build_model(name: str = "unet", in_channels: int = 3, seed: int = 0, **overrides) -> nn.Module:
+    """Build a matting network by name, with a seeded initialisation.
+
+    Parameters
+    ----------
+    name : str
+        ``"unet"`` (the CPU default), ``"vitmatte-tiny"`` or ``"vitmatte-s"``.
+    in_channels : int
+        3 (image only, the paper's setting) or 4 (image + trimap channel).
+    seed : int
+        Seed of the initial weights: the same seed gives the same weights. Torch's global
+        random state is left as it was.
+    **overrides
+        Settings of the network: ``width`` for ``"unet"``; any field of
+        :class:`ViTMatteConfig` for the ViTMatte models.
+
+    Returns
+    -------
+    nn.Module
+        The network, in training mode, on the CPU.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the known ones) or unknown setting.
+    """
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
+    if name == "unet":
+        allowed = [p for p in inspect.signature(CompactUNet).parameters if p != "in_channels"]
+        _check_overrides(name, overrides, allowed)
+        with seeded_torch(seed):
+            return CompactUNet(in_channels=in_channels, **overrides)
+    allowed = [f.name for f in dataclasses.fields(ViTMatteConfig) if f.name != "in_channels"]
+    _check_overrides(name, overrides, allowed)
+    make_config = vitmatte_tiny if name == "vitmatte-tiny" else vitmatte_s
+    config = make_config(in_channels=in_channels, **overrides)
+    with seeded_torch(seed):
+        return ViTMatte(config)
