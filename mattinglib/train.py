@@ -1,0 +1,298 @@
+"""Training: one flat loop, shared by the notebooks, the CLI and the tests.
+
+``train(config)`` runs a whole experiment from a :class:`~mattinglib.config.TrainConfig`:
+builds the data, the model and the criterion, trains with AdamW (warm-up, step decay),
+evaluates on the held-out set every ``eval_every`` steps, checkpoints atomically every
+``checkpoint_every`` steps, and resumes from ``out_dir/checkpoint.pt`` when it exists.
+
+Determinism. The sample drawn at each step is a pure function of (seed, step): a fixed
+permutation per epoch picks the item, and the item's augmentation draws from
+``default_rng((seed, epoch, index))`` inside the dataset. So the batches do not depend on
+the number of DataLoader workers, and a run resumed from a checkpoint sees exactly the
+batches it would have seen. With the CPU's deterministic kernels the same command gives the
+same numbers; a run killed (even with SIGKILL) and restarted ends where the uninterrupted one
+does.
+
+Multi-process (DDP): launch with ``torchrun --nproc_per_node N -m mattinglib train ...``;
+each rank takes its slice of the global batch ``batch_size`` (which must divide by N).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm.auto import tqdm
+
+from .atomic import atomic_path, atomic_write_text
+from .config import TrainConfig
+from .evaluate import evaluate
+from .experiment import build_datasets, build_model_for, supervision_weights
+from .losses import MattingCriterion
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves: the trained model, its loss history and its evaluations."""
+
+    config: TrainConfig
+    model: torch.nn.Module
+    history: pd.DataFrame       # one row per logged step: step, lr, ddc weight, named losses
+    evaluations: pd.DataFrame   # one row per evaluation: step and mean whole-image metrics
+    out_dir: Path
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last checkpoint is left untouched."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The data stream: sample positions -> items, a pure function of the seed
+# ---------------------------------------------------------------------------------------------
+
+class TrainStream(Dataset):
+    """Map a global sample position ``p`` to an item of ``dataset``.
+
+    Epoch ``e = p // len(dataset)`` visits the items in the permutation drawn from
+    ``default_rng((seed, e))``; the dataset is told the epoch so its augmentation differs per
+    epoch. Runs in the DataLoader workers, so nothing here depends on the main process state.
+    """
+
+    def __init__(self, dataset, seed: int):
+        self.dataset, self.seed = dataset, seed
+        self._perm_epoch, self._perm = -1, None
+
+    def __len__(self) -> int:  # positions are unbounded; the sampler decides which are used
+        return 2 ** 62
+
+    def __getitem__(self, position: int) -> dict:
+        epoch, offset = divmod(position, len(self.dataset))
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng((self.seed, epoch)).permutation(len(self.dataset))
+            self._perm_epoch = epoch
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return self.dataset[int(self._perm[offset])]
+
+
+class StepPositions(Sampler):
+    """Sample positions of steps ``start .. stop-1`` for one rank: its slice of each global batch."""
+
+    def __init__(self, start: int, stop: int, global_batch: int, rank: int = 0, world: int = 1):
+        if global_batch % world:
+            raise ValueError(f"batch_size {global_batch} must be divisible by the number of processes {world}")
+        self.start, self.stop, self.global_batch = start, stop, global_batch
+        self.local_batch = global_batch // world
+        self.rank = rank
+
+    def __len__(self) -> int:
+        return (self.stop - self.start) * self.local_batch
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            first = step * self.global_batch + self.rank * self.local_batch
+            yield from range(first, first + self.local_batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises the process group when launched by torchrun."""
+    if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _device(config: TrainConfig, rank: int) -> torch.device:
+    if config.device == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("config.device is 'cuda' but no CUDA device is available")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+    return torch.device(config.device)
+
+
+def param_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]:
+    """AdamW parameter groups: no weight decay on biases and norms; layer-wise lr decay for ViTs.
+
+    With ``layer_decay < 1`` and a model exposing ``layer_id(name) -> (layer, num_layers)``,
+    a parameter of layer ``l`` gets ``lr_scale = layer_decay ** (num_layers - l)``.
+    """
+    groups: dict[tuple[float, float], list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        decay = 0.0 if p.ndim <= 1 or name.endswith(".bias") or "pos_embed" in name else config.weight_decay
+        scale = 1.0
+        if config.layer_decay < 1.0 and hasattr(model, "layer_id"):
+            layer, num_layers = model.layer_id(name)
+            scale = config.layer_decay ** (num_layers - layer)
+        groups.setdefault((decay, scale), []).append(p)
+    return [{"params": ps, "weight_decay": d, "lr_scale": s} for (d, s), ps in groups.items()]
+
+
+def model_input(batch: dict, in_channels: int) -> torch.Tensor:
+    """The network input: the image, plus the training label as a 4th channel when conditioned."""
+    if in_channels == 4:
+        return torch.cat([batch["image"], batch["trimap"]], 1)
+    return batch["image"]
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            out[key] = value.to(device, non_blocking=True)
+        elif isinstance(value, tuple) and value and all(isinstance(v, torch.Tensor) for v in value):
+            out[key] = type(value)(*(v.to(device, non_blocking=True) for v in value))
+        else:
+            out[key] = value
+    return out
+
+
+def _save_checkpoint(path: Path, model, optimizer, step: int, history: list, evaluations: list,
+                     config: TrainConfig) -> None:
+    state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "history": history, "evaluations": evaluations, "config": config.to_dict(),
+             "torch_rng": torch.get_rng_state()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_model(checkpoint: str | Path, device: str = "cpu") -> torch.nn.Module:
+    """The trained network stored in a checkpoint written by :func:`train` (eval mode)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # torch raises pickle, zip and runtime errors alike for a bad file
+        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
+    if not isinstance(state, dict) or not {"config", "model"} <= set(state):
+        raise ValueError(f"{path} is not a mattinglib checkpoint (no 'config' and 'model' entries)")
+    # The stored weights replace any initialisation: do not reload the run's init checkpoints.
+    config = TrainConfig.from_dict(state["config"]).replace(init_checkpoint=None, backbone_checkpoint=None)
+    model = build_model_for(config)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: the weights do not fit the model of its config: {error}") from error
+    return model.to(device).eval()
+
+
+def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
+    """Refuse to resume a run whose config differs (other than in how it is run)."""
+    saved = out_dir / "config.json"
+    if not saved.exists():
+        return
+    previous = json.loads(saved.read_text())
+    current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
+    may_change = {"progress", "num_workers", "out_dir"}
+    differ = sorted(k for k in previous.keys() | current.keys()
+                    if k not in may_change and previous.get(k) != current.get(k))
+    if differ:
+        raise ValueError(f"{out_dir} holds a run with a different config (keys {differ}); "
+                         "use another out_dir or delete it to start over")
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------
+
+def train(config: TrainConfig | dict) -> TrainResult:
+    """Train (or resume) the run described by ``config``; see the module docstring."""
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    rank, world = _distributed()
+    device = _device(cfg, rank)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    out_dir = Path(cfg.out_dir)
+    ckpt_path = out_dir / CHECKPOINT
+    if rank == 0:
+        _check_same_run(out_dir, cfg)
+        atomic_write_text(out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
+
+    train_set, test_set = build_datasets(cfg)
+    model = build_model_for(cfg).to(device)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=(0.9, 0.999))
+    criterion = MattingCriterion(supervision_weights(cfg), kernel_size=cfg.kernel_size, topk=cfg.topk)
+    ddc_name = "dc" if cfg.supervision == "known+dc" else "ddc"
+
+    start_step, history, evaluations = 0, [], []
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        start_step, history, evaluations = state["step"], state["history"], state["evaluations"]
+    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    loader = DataLoader(TrainStream(train_set, cfg.seed), batch_size=cfg.batch_size // world,
+                        sampler=StepPositions(start_step, cfg.steps, cfg.batch_size, rank, world),
+                        num_workers=cfg.num_workers, persistent_workers=False)
+    progress = tqdm(total=cfg.steps, initial=start_step, desc=Path(cfg.out_dir).name,
+                    disable=not cfg.progress or rank != 0, dynamic_ncols=True)
+    model.train()
+    for step, batch in zip(range(start_step, cfg.steps), loader):
+        lr = cfg.lr_at(step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group["lr_scale"]
+        batch = _to_device(batch, device)
+        pred = ddp_model(model_input(batch, cfg.in_channels))
+        weights = None  # the criterion's own; a DDC schedule changes one of them per step
+        if cfg.supervision in ("known+ddc", "known+dc"):
+            weights = criterion.weights | {ddc_name: cfg.ddc_weight_at(step)}
+        losses = criterion(pred, batch, weights=weights)
+        if not torch.isfinite(losses["total"]):
+            values = {k: v.item() for k, v in losses.items()}
+            kept = f"the last checkpoint {ckpt_path} (step {start_step if not history else history[-1]['step']})" \
+                if ckpt_path.exists() else "no checkpoint was written yet"
+            raise TrainingDiverged(f"loss is not finite at step {step}: {values}; stopped, {kept} is kept. "
+                                   "Lower lr or the DDC weight, or use a warm-up.")
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            row = {"step": done, "lr": lr, "ddc_weight": cfg.ddc_weight_at(step)}
+            row |= {name: value.item() for name, value in losses.items()}
+            history.append(row)
+            progress.set_postfix(loss=f"{row['total']:.4f}")
+        if rank == 0 and test_set is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
+            scores = evaluate(model, test_set, "whole").mean
+            evaluations.append({"step": done} | {k: float(v) for k, v in scores.items()})
+            progress.write(f"step {done:6d}  loss {losses['total'].item():.4f}  "
+                           f"test SAD {scores['sad']:.3f}  MSE {scores['mse']:.5f}  soft-alpha "
+                           f"{scores['alpha_soft']:.2f}/{scores['alpha_soft_true']:.2f}")
+        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+            _save_checkpoint(ckpt_path, model, optimizer, done, history, evaluations, cfg)
+            with atomic_path(out_dir / "history.csv") as tmp:
+                pd.DataFrame(history).to_csv(tmp, index=False)
+            with atomic_path(out_dir / "evaluations.csv") as tmp:
+                pd.DataFrame(evaluations).to_csv(tmp, index=False)
+        progress.update(1)
+    progress.close()
+    if world > 1:
+        dist.barrier()
+    model.eval()
+    return TrainResult(cfg, model, pd.DataFrame(history), pd.DataFrame(evaluations), out_dir)
+
+
+__all__ = ["TrainResult", "TrainingDiverged", "train", "load_model", "param_groups", "model_input",
+           "TrainStream", "StepPositions"]

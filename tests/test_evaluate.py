@@ -1,0 +1,112 @@
+"""Evaluation, classical baselines, prediction for a folder and the command line."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mattinglib.__main__ import main
+from mattinglib.baselines import BASELINES, baseline_predictor
+from mattinglib.config import TrainConfig
+from mattinglib.data import AlphaMattingDataset, SyntheticMattingDataset
+from mattinglib.evaluate import evaluate, predict_alpha
+from mattinglib.train import train
+
+
+@pytest.fixture(scope="module")
+def composites():
+    return SyntheticMattingDataset(size=64, length=3, seed=0, split="test")
+
+
+def test_truth_scores_zero_and_trimap_scores_worse(composites):
+    truth = evaluate(lambda image, trimap: None or _alpha_of(composites, image), composites, "whole")
+    assert (truth.per_image.drop(columns=["name", "alpha_soft", "alpha_soft_true"]) == 0).all().all()
+    trimap = evaluate(baseline_predictor("trimap"), composites, "unknown")
+    assert list(trimap.per_image.columns) == ["name", "sad", "mse", "grad", "conn"]
+    assert (trimap.per_image["sad"] > 0).all() and len(trimap.per_image) == 3
+
+
+def _alpha_of(dataset, image):
+    for i in range(len(dataset)):
+        sample = dataset[i]
+        if np.allclose(sample["image"].numpy().transpose(1, 2, 0), image):
+            return sample["alpha"][0].numpy().astype(np.float64)
+    raise AssertionError("image not in dataset")
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_classical_baselines_beat_nothing(composites, method):
+    scores = evaluate(baseline_predictor(method), composites, "unknown").mean
+    zeros = evaluate(lambda image, trimap: np.where(trimap == 1, 1.0, 0.0), composites, "unknown").mean
+    if method != "trimap":
+        assert scores["sad"] < zeros["sad"], method
+
+
+def test_unknown_baseline_is_refused():
+    with pytest.raises(ValueError, match="closed-form"):
+        baseline_predictor("magic")
+
+
+@pytest.mark.shared
+def test_closed_form_on_a_real_scene(alphamatting_root):
+    scene = AlphaMattingDataset(alphamatting_root, scenes=["GT25"])
+    closed_form = evaluate(baseline_predictor("closed-form"), scene, "unknown").mean
+    trimap = evaluate(baseline_predictor("trimap"), scene, "unknown").mean
+    assert closed_form["sad"] < 0.5 * trimap["sad"]
+
+
+def test_predict_alpha_pads_any_size_and_needs_trimap_for_4_channels():
+    from mattinglib.models import build_model
+    image = np.random.default_rng(0).random((37, 53, 3))
+    alpha = predict_alpha(build_model("unet", width=8), image)
+    assert alpha.shape == (37, 53) and alpha.min() >= 0 and alpha.max() <= 1
+    with pytest.raises(ValueError, match="trimap"):
+        predict_alpha(build_model("unet", in_channels=4, width=8), image)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    train(TrainConfig(image_size=56, crop_size=48, train_length=8, test_length=2, model_width=8, batch_size=2,
+                      steps=2, warmup_steps=1, progress=False, out_dir=str(out), kernel_size=5, topk=5))
+    return out / "checkpoint.pt"
+
+
+def test_cli_predict_writes_8bit_pngs_and_refuses_an_empty_folder(tmp_path, checkpoint):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, size in (("a", (30, 20)), ("b", (17, 41))):
+        Image.fromarray(np.random.default_rng(1).integers(0, 255, size + (3,), dtype=np.uint8)).save(photos / f"{name}.png")
+    assert main(["predict", "--checkpoint", str(checkpoint), "--input", str(photos), "--output",
+                 str(tmp_path / "alphas")]) == 0
+    written = sorted((tmp_path / "alphas").iterdir())
+    assert [p.name for p in written] == ["a.png", "b.png"]
+    with Image.open(written[1]) as im:
+        assert im.mode == "L" and im.size == (41, 17)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no image"):
+        main(["predict", "--checkpoint", str(checkpoint), "--input", str(empty), "--output", str(tmp_path / "x")])
+
+
+def test_cli_evaluate_a_checkpoint_and_a_baseline(tmp_path, checkpoint, capsys):
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--csv", str(tmp_path / "scores.csv")]) == 0
+    assert "mean (whole protocol, 2 images)" in capsys.readouterr().out
+    assert (tmp_path / "scores.csv").read_text().startswith("name,sad,")
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--checkpoint", str(checkpoint), "--baseline", "trimap"])
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "bench"])
+def test_every_command_has_help(command):
+    done = subprocess.run([sys.executable, "-m", "mattinglib", command, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage" in done.stdout.lower(), done.stderr
+
+
+def test_cli_train_rejects_unknown_keys(tmp_path):
+    with pytest.raises(KeyError, match="stesp"):
+        main(["train", "--set", "stesp=3", f"out_dir={tmp_path}"])

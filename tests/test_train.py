@@ -1,0 +1,187 @@
+"""Training engine: strict config, determinism, resume after SIGKILL, NaN stop, DDP."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from mattinglib.config import TrainConfig
+from mattinglib.train import TrainingDiverged, load_model, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A run small enough for a test: 48 px crops (the 5-level Laplacian loss needs 48) of 56 px
+# composites, a width-8 U-Net.
+TINY = dict(image_size=56, crop_size=48, train_length=12, test_length=3, model_width=8, batch_size=4,
+            steps=6, warmup_steps=2, eval_every=3, checkpoint_every=2, log_every=1, progress=False,
+            kernel_size=5, topk=5, threads=1)
+
+
+def tiny(tmp_path, **changes) -> TrainConfig:
+    return TrainConfig.from_dict(TINY | {"out_dir": str(tmp_path / "run")} | changes)
+
+
+# ---- config ---------------------------------------------------------------------------------
+
+def test_config_rejects_unknown_keys_and_wrong_types():
+    with pytest.raises(KeyError, match="stesp"):
+        TrainConfig.from_dict({"stesp": 10})
+    with pytest.raises(TypeError, match="steps"):
+        TrainConfig(steps="10")
+    with pytest.raises(TypeError, match="flip"):
+        TrainConfig(flip=1)
+    with pytest.raises(ValueError, match="supervision"):
+        TrainConfig(supervision="alpha")
+    with pytest.raises(ValueError, match="kernel_size"):
+        TrainConfig(kernel_size=4)
+
+
+def test_config_round_trips_through_json():
+    cfg = TrainConfig(trimap_width=(2, 9), lr_milestones=(0.5,), lr_factors=(0.1,), ddc_schedule="ramp")
+    again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+
+
+def test_schedules():
+    cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, lr_milestones=(0.5, 0.9), lr_factors=(0.1, 0.05),
+                      ddc_weight=10.0, ddc_schedule="ramp", ddc_ramp_start=20, ddc_ramp_steps=10)
+    assert cfg.lr_at(0) == pytest.approx(0.1) and cfg.lr_at(9) == pytest.approx(1.0)
+    assert cfg.lr_at(49) == 1.0 and cfg.lr_at(50) == pytest.approx(0.1) and cfg.lr_at(95) == pytest.approx(0.05)
+    assert cfg.ddc_weight_at(19) == 0.0 and cfg.ddc_weight_at(24) == pytest.approx(5.0)
+    assert cfg.ddc_weight_at(60) == 10.0
+    assert TrainConfig(ddc_weight=3.0).ddc_weight_at(0) == 3.0  # the paper's constant weight by default
+
+
+# ---- training -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("supervision", ["fine", "known", "known+ddc", "known+dc", "trimap-l1"])
+def test_every_supervision_trains_and_is_deterministic(tmp_path, supervision):
+    first = train(tiny(tmp_path / "a", supervision=supervision))
+    second = train(tiny(tmp_path / "b", supervision=supervision))
+    pd.testing.assert_frame_equal(first.history, second.history)
+    pd.testing.assert_frame_equal(first.evaluations, second.evaluations)
+    assert len(first.history) == 6 and list(first.evaluations["step"]) == [3, 6]
+    expected = {"fine": {"l1", "laplacian"}, "known": {"known"}, "known+ddc": {"known", "ddc"},
+                "known+dc": {"known", "dc"}, "trimap-l1": {"trimap_l1"}}[supervision]
+    assert expected | {"total"} <= set(first.history.columns)
+    out = Path(first.out_dir)
+    assert {"config.json", "checkpoint.pt", "history.csv", "evaluations.csv"} <= {p.name for p in out.iterdir()}
+
+
+def test_batches_do_not_depend_on_worker_count(tmp_path):
+    serial = train(tiny(tmp_path / "w0", num_workers=0, steps=4))
+    parallel = train(tiny(tmp_path / "w2", num_workers=2, steps=4))
+    pd.testing.assert_frame_equal(serial.history, parallel.history)
+
+
+def test_label_types_and_ramp_train(tmp_path):
+    for label in ("trimap-release", "mask", "scribble"):
+        result = train(tiny(tmp_path / label, label=label, steps=2, eval_every=2))
+        assert result.history["total"].notna().all()
+    ramp = train(tiny(tmp_path / "ramp", ddc_schedule="ramp", ddc_ramp_start=2, ddc_ramp_steps=2, steps=5))
+    assert list(ramp.history["ddc_weight"]) == [0.0, 0.0, 5.0, 10.0, 10.0]
+    assert ramp.history["ddc"].isna().tolist() == [True, True, False, False, False]
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    train(tiny(tmp_path, steps=2))
+    with pytest.raises(ValueError, match="different config"):
+        train(tiny(tmp_path, steps=2, lr=0.5))
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    import mattinglib.train as engine
+
+    real = engine.MattingCriterion
+
+    class PoisonAtStep4(real):
+        calls = 0
+
+        def forward(self, pred, batch, weights=None):
+            losses = super().forward(pred, batch, weights)
+            PoisonAtStep4.calls += 1
+            if PoisonAtStep4.calls == 5:
+                losses["total"] = losses["total"] * float("nan")
+            return losses
+
+    monkeypatch.setattr(engine, "MattingCriterion", PoisonAtStep4)
+    cfg = tiny(tmp_path, steps=8)
+    with pytest.raises(TrainingDiverged, match="step 4.*checkpoint"):
+        train(cfg)
+    state = torch.load(Path(cfg.out_dir) / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 4  # the last good checkpoint is untouched
+
+
+def _train_command(out_dir: Path, steps: int) -> list[str]:
+    values = TINY | {"out_dir": str(out_dir), "steps": steps, "checkpoint_every": 3, "eval_every": 100,
+                     "train_length": 40}
+    return [sys.executable, "-m", "mattinglib", "train", "--set"] + [f"{k}={json.dumps(v)}" for k, v in values.items()]
+
+
+def test_sigkill_then_rerun_resumes_and_ends_with_the_same_numbers(tmp_path):
+    steps = 30
+    reference = subprocess.run(_train_command(tmp_path / "straight", steps), capture_output=True, text=True)
+    assert reference.returncode == 0, reference.stderr
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_train_command(out, steps), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / "checkpoint.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait for a checkpoint past the first, then kill hard
+        if checkpoint.exists() and torch.load(checkpoint, weights_only=False)["step"] >= 6:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(checkpoint, weights_only=False)["step"]
+    assert 6 <= killed_at < steps, "the run finished before it could be killed; make it longer"
+
+    resumed = subprocess.run(_train_command(out, steps), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = pd.read_csv(tmp_path / "straight" / "history.csv")
+    again = pd.read_csv(out / "history.csv")
+    pd.testing.assert_frame_equal(straight, again)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(checkpoint, weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_load_model_round_trip_and_bad_file(tmp_path):
+    result = train(tiny(tmp_path, steps=2))
+    model = load_model(Path(result.out_dir) / "checkpoint.pt")
+    x = torch.rand(1, 3, 20, 28)
+    assert torch.equal(model(x), result.model.eval()(x))
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="garbage.pt"):
+        load_model(garbage)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_ddp_two_processes_gloo_match_one_process(tmp_path):
+    """torchrun, 2 CPU processes with gloo: fine supervision (equal-sized per-rank means) gives the
+    single-process result up to float rounding."""
+    values = TINY | {"supervision": "fine", "steps": 4, "eval_every": 100, "checkpoint_every": 100}
+    single = train(TrainConfig.from_dict(values | {"out_dir": str(tmp_path / "single")}))
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+               "-m", "mattinglib", "train", "--set"]
+    command += [f"{k}={json.dumps(v)}" for k, v in (values | {"out_dir": str(tmp_path / "ddp")}).items()]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = pd.read_csv(tmp_path / "ddp" / "history.csv")
+    # Rank 0 logs its own half-batch loss; the weights after the all-reduce are what must agree.
+    a = single.model.state_dict()
+    b = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert len(ddp) == 4
