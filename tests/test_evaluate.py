@@ -110,3 +110,24 @@ def test_every_command_has_help(command):
 def test_cli_train_rejects_unknown_keys(tmp_path):
     with pytest.raises(KeyError, match="stesp"):
         main(["train", "--set", "stesp=3", f"out_dir={tmp_path}"])
+
+
+def test_cli_trains_on_a_users_folder_with_trimaps_only(tmp_path):
+    """The user story: own photos + trimaps, no alpha anywhere, then predict."""
+    rng = np.random.default_rng(0)
+    for folder in ("images", "trimaps"):
+        (tmp_path / "mine" / folder).mkdir(parents=True)
+    for k in range(3):
+        h, w = 60 + 4 * k, 70
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / "mine" / "images" / f"p{k}.jpg")
+        trimap = np.zeros((h, w), np.uint8)
+        trimap[15:45, 20:50] = 128
+        trimap[22:38, 28:42] = 255
+        Image.fromarray(trimap).save(tmp_path / "mine" / "trimaps" / f"p{k}.png")
+    out = tmp_path / "run"
+    assert main(["train", "--set", "dataset=folder", f"data_root={tmp_path / 'mine'}", "supervision=known+ddc",
+                 "crop_size=48", "model_width=8", "batch_size=2", "steps=2", "warmup_steps=1", "kernel_size=5",
+                 "topk=5", "progress=false", f"out_dir={out}"]) == 0
+    assert main(["predict", "--checkpoint", str(out / "checkpoint.pt"), "--input", str(tmp_path / "mine" / "images"),
+                 "--output", str(tmp_path / "alphas")]) == 0
+    assert sorted(p.name for p in (tmp_path / "alphas").iterdir()) == ["p0.png", "p1.png", "p2.png"]
