@@ -274,3 +274,22 @@ class AlphaMattingDataset(SeededDataset):
         if self.transform is not None:
             sample = self.transform(sample, self.sample_rng(index))
         return sample
+
+
+def open_alphamatting(data_root: str | os.PathLike | None = None, download: bool = False,
+                      **options) -> AlphaMattingDataset | None:
+    """The real scenes if they can be had, else ``None`` with the reason printed.
+
+    For notebooks that have a synthetic fallback: they narrate what is missing instead of
+    failing. ``data_root`` is the folder holding ``alphamatting-lowres/`` (default
+    ``$MATTINGLIB_DATA``); ``download=True`` fetches the scenes when they are absent;
+    ``options`` go to :class:`AlphaMattingDataset`.
+    """
+    try:
+        root = Path(data_root) / SUBFOLDER if data_root is not None else default_root()
+        return AlphaMattingDataset(root, download=download, **options)
+    except (FileNotFoundError, OSError) as error:
+        print(f"The alphamatting.com scenes are not available ({error}). The parts that need them are "
+              f"skipped; set {DATA_ENV} (or DATA_ROOT) to a folder holding {SUBFOLDER}/, or allow the "
+              "download (DOWNLOAD = True).")
+        return None

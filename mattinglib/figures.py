@@ -1,0 +1,81 @@
+"""Figures specific to the study (the generic helpers are in :mod:`mattinglib.plotting`)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .losses import select_neighbors
+
+
+def plot_selected_neighbors(image: np.ndarray, points: Sequence[tuple[int, int]], kernel_size: int = 11,
+                            topk: int = 11, zoom: int = 2) -> plt.Figure:
+    """For each pixel of ``points``, its window with the ``topk`` neighbours DDC selects marked.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), float in [0, 1]
+    points : sequence of (row, col)
+        Pixels to show (e.g. one in flat foreground, one on an edge, one in hair).
+    kernel_size, topk : int
+        The selection's window and count.
+    zoom : int
+        Context shown around each window, in multiples of the window.
+
+    Returns
+    -------
+    Figure
+        One panel per point: the image around the pixel, the K x K window outlined, the
+        selected neighbours as dots (the centre, always selected, as a cross).
+    """
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))
+    neighbors = select_neighbors(x, kernel_size, topk)
+    h, w = image.shape[:2]
+    half = kernel_size // 2
+    context = half * zoom + half
+    fig, axes = plt.subplots(1, len(points), figsize=(2.8 * len(points), 3.0), squeeze=False)
+    for ax, (row, col) in zip(axes[0], points):
+        top, left = max(0, row - context), max(0, col - context)
+        bottom, right = min(h, row + context + 1), min(w, col + context + 1)
+        ax.imshow(np.clip(image[top:bottom, left:right], 0, 1), interpolation="nearest")
+        ax.add_patch(plt.Rectangle((col - half - left - 0.5, row - half - top - 0.5), kernel_size, kernel_size,
+                                   fill=False, edgecolor="white", linewidth=1.2))
+        flat = neighbors.index[:, row, col].numpy()
+        inside = flat < h * w
+        rows, cols = np.divmod(flat[inside], w)
+        ax.scatter(cols - left, rows - top, s=14, c="#ff3b30", edgecolors="white", linewidths=0.5)
+        ax.scatter([col - left], [row - top], s=40, marker="x", c="cyan")
+        ax.set_title(f"pixel ({row}, {col})", fontsize="small")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"the {topk} of {kernel_size}x{kernel_size} neighbours closest in colour", fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
+def plot_setting_bars(table: pd.DataFrame, metric: str = "sad", by: str = "setting",
+                      title: str | None = None) -> plt.Figure:
+    """Mean of ``metric`` per ``by`` with the standard deviation over rows (scenes or seeds) as bars.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per (item, setting); several rows per setting are summarised.
+    """
+    grouped = table.groupby(by, sort=False)[metric]
+    mean, std, count = grouped.mean(), grouped.std(ddof=1), grouped.count()
+    order = mean.sort_values().index
+    fig, ax = plt.subplots(figsize=(7.0, 0.45 * len(order) + 1.2))
+    ax.barh(range(len(order)), mean[order], xerr=std[order].fillna(0.0), color="#4c72b0", alpha=0.85,
+            error_kw={"elinewidth": 1, "capsize": 3})
+    ax.set_yticks(range(len(order)), [f"{name} (n={count[name]})" for name in order])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} (mean, bars: std over rows)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
