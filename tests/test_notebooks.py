@@ -1,0 +1,45 @@
+"""Every study notebook runs end to end on the smoke profile (through the study runner)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mattinglib.study import discover_notebooks, run_study
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = discover_notebooks(REPO / "notebooks")
+
+
+def test_the_study_has_notebooks_with_a_parameters_cell():
+    names = [p.stem for p in NOTEBOOKS]
+    assert {"00_overview", "01_data_and_labels", "02_ddc_loss"} <= set(names)
+    assert names[-1] == "00_overview"  # it reads the others' results, so it runs last
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    runs = run_study("smoke", results_dir=results, notebooks_dir=REPO / "notebooks", timeout=600)
+    return results, {run.name: run for run in runs}
+
+
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_notebook_runs_on_the_smoke_profile(smoke_results, name):
+    results, runs = smoke_results
+    assert runs[name].status == "ok", runs[name].error
+    folder = results / name
+    assert (folder / f"{name}.ipynb").is_file() and (folder / f"{name}.html").is_file()
+    assert json.loads((folder / "run.json").read_text())["profile"] == "smoke"
+    if name != "00_overview":
+        assert list(folder.glob("*.png")) and list(folder.glob("*.pdf")), "every experiment draws a figure"
+        assert list(folder.glob("*.csv")), "every experiment writes a table"
+
+
+def test_overview_reads_back_the_claims(smoke_results):
+    results, _ = smoke_results
+    headline = (results / "00_overview" / "headline.csv").read_text()
+    claims = json.loads((results / "02_ddc_loss" / "claims.json").read_text())
+    assert claims and all(c["claim"] in headline for c in claims)
+    assert (results / "README.md").is_file()
