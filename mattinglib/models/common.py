@@ -228,3 +228,43 @@ def measure_throughput(model: nn.Module, size: tuple[int, int] = (128, 128), bat
         step()
     elapsed = time.perf_counter() - start
     return batch * steps / elapsed
+
+
+class MattingNetwork(nn.Module):
+    """Base of the matting networks: what every one does around its own layers.
+
+    ``forward`` checks the batch, normalises the RGB channels (ImageNet statistics), pads to
+    ``size_multiple``, calls :meth:`logits` and returns the sigmoid cropped back to the input
+    size. A subclass sets ``in_channels`` and ``size_multiple``, calls
+    :meth:`_register_normalisation` in its constructor and implements :meth:`logits`.
+    """
+
+    in_channels: int
+    size_multiple: int
+
+    def _register_normalisation(self) -> None:
+        mean, std = imagenet_statistics()
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Alpha logits (B, 1, H, W) of a normalised, padded batch (B, in_channels, H, W)."""
+        raise NotImplementedError
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Predict alpha.
+
+        Parameters
+        ----------
+        image : Tensor, shape (B, in_channels, H, W), float, values in [0, 1]
+            RGB (and the trimap channel when ``in_channels == 4``).
+
+        Returns
+        -------
+        Tensor, shape (B, 1, H, W), float, values in (0, 1)
+            The alpha matte, through a sigmoid.
+        """
+        check_image_batch(image, self.in_channels)
+        height, width = image.shape[-2:]
+        x = pad_to_multiple(normalize_input(image, self.mean, self.std), self.size_multiple)
+        return torch.sigmoid(self.logits(x)[:, :, :height, :width])

@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import (check_image_batch, conv_norm_act, imagenet_statistics, normalize_input,
-                     pad_to_multiple)
+from .common import MattingNetwork, conv_norm_act
 
 
 def _double_conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -21,7 +20,7 @@ def _double_conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seq
                          conv_norm_act(out_channels, out_channels))
 
 
-class CompactUNet(nn.Module):
+class CompactUNet(MattingNetwork):
     """A compact U-Net predicting alpha from an image (and optionally a trimap channel).
 
     With the default ``width=32`` it has 931,697 parameters for 3 input channels
@@ -69,31 +68,14 @@ class CompactUNet(nn.Module):
         # The last stage sees the raw input too: the full-resolution path for thin structures.
         self.dec0 = _double_conv(w + half + in_channels, half)
         self.head = nn.Conv2d(half, 1, 3, padding=1)
-        mean, std = imagenet_statistics()
-        self.register_buffer("mean", mean, persistent=False)
-        self.register_buffer("std", std, persistent=False)
+        self._register_normalisation()
 
     @staticmethod
     def _up_and_merge(coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         upsampled = F.interpolate(coarse, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         return torch.cat([upsampled, skip], dim=1)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Predict alpha.
-
-        Parameters
-        ----------
-        image : Tensor, shape (B, in_channels, H, W), float, values in [0, 1]
-            RGB (and the trimap channel when ``in_channels == 4``).
-
-        Returns
-        -------
-        Tensor, shape (B, 1, H, W), float, values in (0, 1)
-            The alpha matte, through a sigmoid.
-        """
-        check_image_batch(image, self.in_channels)
-        height, width = image.shape[-2:]
-        x = pad_to_multiple(normalize_input(image, self.mean, self.std), self.size_multiple)
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
         e0 = self.enc0(x)
         e1 = self.enc1(e0)
         e2 = self.enc2(e1)
@@ -103,5 +85,4 @@ class CompactUNet(nn.Module):
         d2 = self.dec2(self._up_and_merge(d3, e2))
         d1 = self.dec1(self._up_and_merge(d2, e1))
         d0 = self.dec0(torch.cat([self._up_and_merge(d1, e0), x], dim=1))
-        logits = self.head(d0)
-        return torch.sigmoid(logits[:, :, :height, :width])
+        return self.head(d0)

@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import (check_image_batch, conv_norm_act, imagenet_statistics, normalize_input,
-                     pad_to_multiple)
+from .common import MattingNetwork, conv_norm_act
 from .vit import ViTBackbone
 
 
@@ -175,7 +174,7 @@ class DetailCaptureDecoder(nn.Module):
         return self.head(out)
 
 
-class ViTMatte(nn.Module):
+class ViTMatte(MattingNetwork):
     """ViT backbone + detail-capture decoder, predicting alpha through a sigmoid.
 
     Parameters
@@ -206,9 +205,7 @@ class ViTMatte(nn.Module):
             rel_pos_grid=config.rel_pos_grid)
         self.decoder = DetailCaptureDecoder(config.in_channels, config.embed_dim, config.detail_channels,
                                             config.fusion_channels, config.head_channels)
-        mean, std = imagenet_statistics()
-        self.register_buffer("mean", mean, persistent=False)
-        self.register_buffer("std", std, persistent=False)
+        self._register_normalisation()
 
     def layer_id(self, name: str) -> tuple[int, int]:
         """Depth of a parameter for layer-wise learning-rate decay.
@@ -235,21 +232,5 @@ class ViTMatte(nn.Module):
             return int(name.split(".")[2]) + 1, num_layers
         return num_layers, num_layers
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Predict alpha.
-
-        Parameters
-        ----------
-        image : Tensor, shape (B, in_channels, H, W), float, values in [0, 1]
-            RGB (and the trimap channel when ``in_channels == 4``).
-
-        Returns
-        -------
-        Tensor, shape (B, 1, H, W), float, values in (0, 1)
-            The alpha matte, through a sigmoid.
-        """
-        check_image_batch(image, self.in_channels)
-        height, width = image.shape[-2:]
-        x = pad_to_multiple(normalize_input(image, self.mean, self.std), self.size_multiple)
-        logits = self.decoder(self.backbone(x), x)
-        return torch.sigmoid(logits[:, :, :height, :width])
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.backbone(x), x)
