@@ -54,8 +54,8 @@ class TrainConfig:
     dataset: str = "synthetic"
     data_root: str | None = None
     photo_dirs: tuple[str, ...] = ()
-    image_size: int = 160
-    crop_size: int = 128
+    image_size: int = 128
+    crop_size: int = 96
     train_length: int = 2000
     test_length: int = 50
     scale_range: tuple[float, float] = (1.0, 1.0)
