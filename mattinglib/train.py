@@ -229,7 +229,8 @@ def train(config: TrainConfig | dict) -> TrainResult:
     model = build_model_for(cfg).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=(0.9, 0.999))
     criterion = MattingCriterion(supervision_weights(cfg), kernel_size=cfg.kernel_size, topk=cfg.topk)
-    ddc_name = "dc" if cfg.supervision == "known+dc" else "ddc"
+    # The propagation term (DDC, or DC for the ablation) is the one whose weight may follow a schedule.
+    propagation = {"known+ddc": "ddc", "known+dc": "dc"}.get(cfg.supervision)
 
     start_step, history, evaluations = 0, [], []
     if ckpt_path.exists():
@@ -238,6 +239,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         start_step, history, evaluations = state["step"], state["history"], state["evaluations"]
+    last_checkpoint = start_step if ckpt_path.exists() else None
     ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     loader = DataLoader(TrainStream(train_set, cfg.seed), batch_size=cfg.batch_size // world,
@@ -252,15 +254,15 @@ def train(config: TrainConfig | dict) -> TrainResult:
             group["lr"] = lr * group["lr_scale"]
         batch = _to_device(batch, device)
         pred = ddp_model(model_input(batch, cfg.in_channels))
-        weights = None  # the criterion's own; a DDC schedule changes one of them per step
-        if cfg.supervision in ("known+ddc", "known+dc"):
-            weights = criterion.weights | {ddc_name: cfg.ddc_weight_at(step)}
+        weights = None  # the criterion's own, except a scheduled propagation weight
+        if propagation:
+            weights = criterion.weights | {propagation: cfg.ddc_weight_at(step)}
         losses = criterion(pred, batch, weights=weights)
         if not torch.isfinite(losses["total"]):
             values = {k: v.item() for k, v in losses.items()}
-            kept = f"the last checkpoint {ckpt_path} (step {start_step if not history else history[-1]['step']})" \
-                if ckpt_path.exists() else "no checkpoint was written yet"
-            raise TrainingDiverged(f"loss is not finite at step {step}: {values}; stopped, {kept} is kept. "
+            kept = (f"the last checkpoint {ckpt_path} (step {last_checkpoint}) is kept" if last_checkpoint is not None
+                    else "no checkpoint was written yet")
+            raise TrainingDiverged(f"loss is not finite at step {step}: {values}; stopped, {kept}. "
                                    "Lower lr or the DDC weight, or use a warm-up.")
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
@@ -270,7 +272,9 @@ def train(config: TrainConfig | dict) -> TrainResult:
 
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {"step": done, "lr": lr, "ddc_weight": cfg.ddc_weight_at(step)}
+            row = {"step": done, "lr": lr}
+            if propagation:
+                row[f"{propagation}_weight"] = weights[propagation]
             row |= {name: value.item() for name, value in losses.items()}
             history.append(row)
             progress.set_postfix(loss=f"{row['total']:.4f}")
@@ -282,6 +286,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
                            f"{scores['alpha_soft']:.2f}/{scores['alpha_soft_true']:.2f}")
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             _save_checkpoint(ckpt_path, model, optimizer, done, history, evaluations, cfg)
+            last_checkpoint = done
             with atomic_path(out_dir / "history.csv") as tmp:
                 pd.DataFrame(history).to_csv(tmp, index=False)
             with atomic_path(out_dir / "evaluations.csv") as tmp:

@@ -102,19 +102,19 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path, monkey
 
     real = engine.MattingCriterion
 
-    class PoisonAtStep4(real):
+    class PoisonAtStep5(real):
         calls = 0
 
         def forward(self, pred, batch, weights=None):
             losses = super().forward(pred, batch, weights)
-            PoisonAtStep4.calls += 1
-            if PoisonAtStep4.calls == 5:
+            PoisonAtStep5.calls += 1
+            if PoisonAtStep5.calls == 6:  # step 5, one past the checkpoint of step 4
                 losses["total"] = losses["total"] * float("nan")
             return losses
 
-    monkeypatch.setattr(engine, "MattingCriterion", PoisonAtStep4)
+    monkeypatch.setattr(engine, "MattingCriterion", PoisonAtStep5)
     cfg = tiny(tmp_path, steps=8)
-    with pytest.raises(TrainingDiverged, match="step 4.*checkpoint"):
+    with pytest.raises(TrainingDiverged, match=r"step 5.*checkpoint .*\(step 4\) is kept"):
         train(cfg)
     state = torch.load(Path(cfg.out_dir) / "checkpoint.pt", weights_only=False)
     assert state["step"] == 4  # the last good checkpoint is untouched
