@@ -81,3 +81,51 @@ def run_prior_study(dataset, settings: list[dict], factor: int = 2, progress: bo
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows)
+
+
+def candidate_mattes(alpha: np.ndarray, trimap: np.ndarray) -> dict[str, np.ndarray]:
+    """Mattes to price under the losses: the truth and what a network might draw instead.
+
+    ``truth``; ``truth blurred`` (Gaussian, sigma 1 px: an approximate network output);
+    ``truth, soft -> 0`` (every soft pixel erased: hair and veils gone); ``truth thresholded``
+    (alpha >= 0.5: a hard segmentation); ``trimap`` (unknown at 0.5); ``zeros`` (nothing at all).
+    """
+    from scipy.ndimage import gaussian_filter
+
+    soft = (alpha > 0) & (alpha < 1)
+    return {
+        "truth": alpha,
+        "truth blurred (1 px)": np.clip(gaussian_filter(alpha, 1.0), 0, 1),
+        "truth, soft -> 0": np.where(soft, 0.0, alpha),
+        "truth thresholded": (alpha >= 0.5).astype(np.float64),
+        "trimap": trimap,
+        "zeros": np.zeros_like(alpha),
+    }
+
+
+def loss_landscape(dataset, kernel_size: int = 11, topk: int = 11, weight: float = 10.0,
+                   factor: int = 1) -> pd.DataFrame:
+    """The known, DDC and DC losses of each of :func:`candidate_mattes` on every image.
+
+    If a matte a network can draw (blurred, soft parts erased, all zeros) costs less under
+    ``known + weight * DDC`` than the truth, the loss itself steers a network away from the
+    truth. Returns one row per (image, matte): ``image, matte, known, ddc, dc, total``.
+    """
+    import torch
+
+    from .losses import dc_loss_from_neighbors, ddc_loss_from_neighbors, known_loss, select_neighbors
+
+    rows = []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        image, alpha, trimap = downscale(*sample_arrays(sample), factor)
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+        neighbors = select_neighbors(x, kernel_size, topk)
+        t = torch.from_numpy(trimap)[None, None]
+        for name, matte in candidate_mattes(alpha, trimap).items():
+            a = torch.from_numpy(np.ascontiguousarray(matte, dtype=np.float64))[None, None]
+            known = known_loss(a, t).item()
+            ddc = ddc_loss_from_neighbors(a, neighbors).item()
+            rows.append({"image": sample["name"], "matte": name, "known": known, "ddc": ddc,
+                         "dc": dc_loss_from_neighbors(a, neighbors).item(), "total": known + weight * ddc})
+    return pd.DataFrame(rows)

@@ -46,3 +46,17 @@ def test_prior_study_table_and_figures():
     image = dataset[0]["image"].numpy().transpose(1, 2, 0)
     fig = plot_selected_neighbors(image, [(10, 10), (30, 40)], kernel_size=5, topk=5)
     assert len(fig.axes) == 2
+
+
+def test_loss_landscape_prices_every_candidate_matte():
+    from mattinglib.prior_study import loss_landscape
+
+    dataset = SyntheticMattingDataset(size=48, length=2, seed=0, split="test")
+    table = loss_landscape(dataset, kernel_size=5, topk=5)
+    assert len(table) == 2 * 6
+    truth = table[table["matte"] == "truth"]
+    zeros = table[table["matte"] == "zeros"]
+    assert (truth["known"] == 0).all() and (zeros["known"] > 0).all()
+    # For a constant matte both losses reduce to the mean selected colour distance.
+    assert np.allclose(zeros["ddc"], zeros["dc"])
+    assert np.allclose(table["total"], table["known"] + 10 * table["ddc"])
