@@ -44,6 +44,7 @@ def _cmd_train(args) -> int:
     values = json.loads(Path(args.config).read_text()) if args.config else {}
     values |= _parse_assignments(args.set)
     result = train(TrainConfig.from_dict(values))
+    print(f"{result.steps_per_second:.2f} training steps/s (median, data included)")
     if not result.evaluations.empty:
         print(result.evaluations.tail(1).to_string(index=False))
     return 0

@@ -367,15 +367,10 @@ def run_models(args: argparse.Namespace) -> dict:
                           image_size=args.crop + 32, batch_size=args.batch, warmup_steps=1, test_length=1,
                           eval_every=10 ** 6, checkpoint_every=10 ** 6, progress=False, threads=args.threads)
 
-        def seconds(steps: int) -> float:
-            with tempfile.TemporaryDirectory() as tmp:
-                start = time.perf_counter()
-                train(cfg.replace(steps=steps, out_dir=tmp))
-                return time.perf_counter() - start
-
-        seconds(3)  # JIT and allocator warm-up
-        # Two fresh runs that differ only in length: start-up and the final evaluation cancel.
-        full_steps = args.steps / (seconds(3 + args.steps) - seconds(3))
+        with tempfile.TemporaryDirectory() as tmp:
+            train(cfg.replace(steps=3, out_dir=tmp))  # JIT and allocator warm-up
+        with tempfile.TemporaryDirectory() as tmp:
+            full_steps = train(cfg.replace(steps=args.steps + 2, out_dir=tmp)).steps_per_second
         rows.append({"model": spec, "parameters": count_parameters(model), "network_steps_per_s": network_steps,
                      "train_steps_per_s": full_steps, "inference_s": infer})
     base = rows[0]

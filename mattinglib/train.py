@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,9 @@ class TrainResult:
     history: pd.DataFrame       # one row per logged step: step, lr, ddc weight, named losses
     evaluations: pd.DataFrame   # one row per evaluation: step and mean whole-image metrics
     out_dir: Path
+    steps_per_second: float     # median over this call's steps (data included, evaluation and
+                                # checkpoint steps excluded); NaN when no step ran. Not saved:
+                                # it is a measurement of the machine, not of the run.
 
 
 class TrainingDiverged(RuntimeError):
@@ -248,6 +252,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
     progress = tqdm(total=cfg.steps, initial=start_step, desc=Path(cfg.out_dir).name,
                     disable=not cfg.progress or rank != 0, dynamic_ncols=True)
     model.train()
+    step_seconds, step_start = [], time.perf_counter()
     for step, batch in zip(range(start_step, cfg.steps), loader):
         lr = cfg.lr_at(step)
         for group in optimizer.param_groups:
@@ -271,6 +276,10 @@ def train(config: TrainConfig | dict) -> TrainResult:
         optimizer.step()
 
         done = step + 1
+        bookkeeping = rank == 0 and (done % cfg.eval_every == 0 or done % cfg.checkpoint_every == 0
+                                     or done == cfg.steps)
+        if not bookkeeping and step > start_step:  # the first step pays for start-up
+            step_seconds.append(time.perf_counter() - step_start)
         if done % cfg.log_every == 0 or done == cfg.steps:
             row = {"step": done, "lr": lr}
             if propagation:
@@ -292,11 +301,13 @@ def train(config: TrainConfig | dict) -> TrainResult:
             with atomic_path(out_dir / "evaluations.csv") as tmp:
                 pd.DataFrame(evaluations).to_csv(tmp, index=False)
         progress.update(1)
+        step_start = time.perf_counter()
     progress.close()
     if world > 1:
         dist.barrier()
     model.eval()
-    return TrainResult(cfg, model, pd.DataFrame(history), pd.DataFrame(evaluations), out_dir)
+    speed = 1.0 / float(np.median(step_seconds)) if step_seconds else float("nan")
+    return TrainResult(cfg, model, pd.DataFrame(history), pd.DataFrame(evaluations), out_dir, speed)
 
 
 __all__ = ["TrainResult", "TrainingDiverged", "train", "load_model", "param_groups", "model_input",

@@ -61,10 +61,11 @@ def test_padding_is_cropped_away():
 
 
 def test_parameter_counts(vitmatte_s_model):
-    unet = build_model("unet")
+    unet = build_model("unet", width=32)
     assert 500_000 < count_parameters(unet) < 2_000_000
     # the counts the docstrings give
     assert count_parameters(unet) == 931_697
+    assert count_parameters(build_model("unet")) == 233_721  # the CPU default, width 16
     assert count_parameters(build_model("vitmatte-tiny")) == 1_159_801
     assert count_parameters(vitmatte_s_model) == 23_793_025
     assert count_parameters(vitmatte_s_model.backbone) == 21_724_800

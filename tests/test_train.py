@@ -69,6 +69,7 @@ def test_every_supervision_trains_and_is_deterministic(tmp_path, supervision):
     pd.testing.assert_frame_equal(first.history, second.history)
     pd.testing.assert_frame_equal(first.evaluations, second.evaluations)
     assert len(first.history) == 6 and list(first.evaluations["step"]) == [3, 6]
+    assert 0 < first.steps_per_second < float("inf")
     expected = {"fine": {"l1", "laplacian"}, "known": {"known"}, "known+ddc": {"known", "ddc"},
                 "known+dc": {"known", "dc"}, "trimap-l1": {"trimap_l1"}}[supervision]
     assert expected | {"total"} <= set(first.history.columns)

@@ -7,7 +7,7 @@ extension), and returns alpha (B, 1, H, W) in (0, 1) through a sigmoid.
 ============== ============================================== =======================
 name           network                                        parameters (C = 3)
 ============== ============================================== =======================
-unet (default) :class:`CompactUNet`, width 32                 0.93 M
+unet (default) :class:`CompactUNet`, width 16 (32: 0.93 M)     0.23 M
 vitmatte-tiny  :class:`ViTMatte` with :func:`vitmatte_tiny`   1.16 M
 vitmatte-s     :class:`ViTMatte` with :func:`vitmatte_s`      23.8 M (21.7 M ViT-S/16)
 ============== ============================================== =======================

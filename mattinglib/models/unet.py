@@ -23,8 +23,9 @@ def _double_conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seq
 class CompactUNet(MattingNetwork):
     """A compact U-Net predicting alpha from an image (and optionally a trimap channel).
 
-    With the default ``width=32`` it has 931,697 parameters for 3 input channels
-    (931,985 for 4). Channels per scale, full resolution to 1/16:
+    With the default ``width=16`` (the CPU default: 3.3 training steps/s at batch 8 and
+    96 px, 0.33 s for an 800 x 600 image on 2 cores) it has 233,721 parameters for 3 input
+    channels; ``width=32`` has 931,697 (931,985 for 4). Channels per scale, full resolution to 1/16:
     encoder ``w/2, w, 2w, 4w, 4w``; decoder (1/8 to full) ``2w, 2w, w, w/2``. The parameter
     count grows with the square of ``width``.
 
@@ -48,7 +49,7 @@ class CompactUNet(MattingNetwork):
     #: total stride of the encoder; inputs are padded to a multiple of it
     size_multiple = 16
 
-    def __init__(self, in_channels: int = 3, width: int = 32) -> None:
+    def __init__(self, in_channels: int = 3, width: int = 16) -> None:
         super().__init__()
         if in_channels < 3:
             raise ValueError(f"in_channels must be >= 3 (RGB first); got {in_channels}")
