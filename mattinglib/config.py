@@ -38,7 +38,8 @@ class TrainConfig:
         binary mask with an unknown band of ``mask_band`` px), "scribble" (sparse strokes).
     Supervision
         ``supervision`` in :data:`SUPERVISIONS`; ``ddc_weight`` (lambda of SPEC.md, also used for
-        DC); ``kernel_size`` / ``topk`` of the neighbour selection. ``ddc_schedule`` is
+        DC); ``kernel_size`` / ``topk`` of the neighbour selection. ``known_balanced`` (our
+        extension) averages the known loss's foreground and background terms separately. ``ddc_schedule`` is
         "constant" (the paper) or "ramp": weight 0 for ``ddc_ramp_start`` steps, then linear up
         to ``ddc_weight`` over ``ddc_ramp_steps``.
     Optimisation
@@ -72,6 +73,7 @@ class TrainConfig:
     backbone_checkpoint: str | None = None
     # supervision
     supervision: str = "known+ddc"
+    known_balanced: bool = False
     ddc_weight: float = 10.0
     kernel_size: int = 11
     topk: int = 11

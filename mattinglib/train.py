@@ -232,7 +232,8 @@ def train(config: TrainConfig | dict) -> TrainResult:
     train_set, test_set = build_datasets(cfg)
     model = build_model_for(cfg).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=(0.9, 0.999))
-    criterion = MattingCriterion(supervision_weights(cfg), kernel_size=cfg.kernel_size, topk=cfg.topk)
+    criterion = MattingCriterion(supervision_weights(cfg), kernel_size=cfg.kernel_size, topk=cfg.topk,
+                                 known_balanced=cfg.known_balanced)
     # The propagation term (DDC, or DC for the ablation) is the one whose weight may follow a schedule.
     propagation = {"known+ddc": "ddc", "known+dc": "dc"}.get(cfg.supervision)
 

@@ -324,3 +324,21 @@ def test_criterion_errors():
         MattingCriterion({"ddc": -1.0})
     with pytest.raises(ValueError, match="'image'"):
         MattingCriterion({"known": 1.0})(pred, {"trimap": torch.zeros(2, 1, 48, 48)})
+
+
+def test_balanced_known_loss_weighs_foreground_and_background_equally():
+    from mattinglib.losses import known_loss
+
+    trimap = torch.zeros(1, 1, 10, 10)
+    trimap[..., :1, :] = 1.0          # 10 foreground pixels, 90 background
+    trimap[..., 5, :] = 0.5           # 10 unknown
+    zeros = torch.zeros_like(trimap, requires_grad=True)
+    plain = known_loss(zeros, trimap)
+    balanced = known_loss(zeros, trimap, balanced=True)
+    assert plain.item() == pytest.approx(10 / 90)       # the foreground is a ninth of the known pixels
+    assert balanced.item() == pytest.approx(0.5)        # a wrong foreground costs half, whatever its share
+    balanced.backward()
+    assert zeros.grad[..., 0, :].mean().item() == pytest.approx(-0.5 / 10)
+    assert torch.all(zeros.grad[..., 5, :] == 0)
+    only_bg = torch.zeros(1, 1, 4, 4)
+    assert known_loss(torch.full_like(only_bg, 0.25), only_bg, balanced=True).item() == pytest.approx(0.125)

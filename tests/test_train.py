@@ -87,6 +87,9 @@ def test_label_types_and_ramp_train(tmp_path):
     for label in ("trimap-release", "mask", "scribble"):
         result = train(tiny(tmp_path / label, label=label, steps=2, eval_every=2))
         assert result.history["total"].notna().all()
+    balanced = train(tiny(tmp_path / "balanced", known_balanced=True, steps=2, eval_every=2))
+    plain = train(tiny(tmp_path / "plain", steps=2, eval_every=2))
+    assert balanced.history["known"][0] != plain.history["known"][0]
     ramp = train(tiny(tmp_path / "ramp", ddc_schedule="ramp", ddc_ramp_start=2, ddc_ramp_steps=2, steps=5))
     assert list(ramp.history["ddc_weight"]) == [0.0, 0.0, 5.0, 10.0, 10.0]
     assert ramp.history["ddc"].isna().tolist() == [True, True, False, False, False]

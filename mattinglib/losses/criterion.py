@@ -58,14 +58,17 @@ class MattingCriterion(nn.Module):
     >>> losses["total"].backward()               # doctest: +SKIP
     """
 
-    def __init__(self, weights: Mapping[str, float], kernel_size: int = 11, topk: int = 11):
+    def __init__(self, weights: Mapping[str, float], kernel_size: int = 11, topk: int = 11,
+                 known_balanced: bool = False):
         super().__init__()
         self.weights = _check_weights(weights, "MattingCriterion")
         self.kernel_size = kernel_size
         self.topk = topk
+        self.known_balanced = known_balanced
 
     def extra_repr(self) -> str:
-        return f"weights={self.weights}, kernel_size={self.kernel_size}, topk={self.topk}"
+        return (f"weights={self.weights}, kernel_size={self.kernel_size}, topk={self.topk}, "
+                f"known_balanced={self.known_balanced}")
 
     def forward(self, pred: torch.Tensor, batch: Mapping[str, object],
                 weights: Mapping[str, float] | None = None) -> dict[str, torch.Tensor]:
@@ -108,7 +111,7 @@ class MattingCriterion(nn.Module):
         losses: dict[str, torch.Tensor] = {}
         for name in active:
             if name == "known":
-                losses[name] = known_loss(pred, trimap)
+                losses[name] = known_loss(pred, trimap, balanced=self.known_balanced)
             elif name == "ddc":
                 losses[name] = ddc_loss_from_neighbors(pred, neighbors)
             elif name == "dc":

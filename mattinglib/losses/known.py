@@ -10,7 +10,7 @@ import torch
 from ..labels import UNKNOWN
 
 
-def known_loss(alpha: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+def known_loss(alpha: torch.Tensor, trimap: torch.Tensor, balanced: bool = False) -> torch.Tensor:
     """Mean absolute difference to the trimap over its known pixels.
 
     Parameters
@@ -19,6 +19,11 @@ def known_loss(alpha: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
         Predicted alpha in [0, 1].
     trimap : Tensor, same shape as alpha
         Trimap label in {0, 0.5, 1}; 0.5 is unknown and ignored.
+    balanced : bool, default False
+        Our extension, not the paper's: the mean of the foreground term and the background term,
+        each averaged over its own pixels, so that a crop whose known pixels are mostly
+        background still pays fully for a wrong foreground (predicting alpha = 0 everywhere
+        then costs 0.5, whatever the foreground share). A side without pixels counts 0.
 
     Returns
     -------
@@ -31,6 +36,13 @@ def known_loss(alpha: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
         raise ValueError("alpha and trimap must be torch tensors")
     if alpha.shape != trimap.shape:
         raise ValueError(f"alpha {tuple(alpha.shape)} and trimap {tuple(trimap.shape)} must have the same shape")
+    if balanced:
+        side_means = []
+        for level in (0.0, 1.0):
+            side = trimap == level
+            error = torch.where(side, (alpha - level).abs(), alpha.new_zeros(()))
+            side_means.append(error.sum() / side.sum().clamp(min=1).to(alpha.dtype))
+        return (side_means[0] + side_means[1]) / 2
     known = trimap != UNKNOWN
     n_known = known.sum()
     # The masked sum is a sum of zeros when nothing is known: differentiable either way.
