@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .labels import ALPHA_LABELS
+
 SUPERVISIONS = ("fine", "known", "known+ddc", "known+dc", "trimap-l1")
 LABELS = ("trimap", "trimap-release", "mask", "scribble")
 DATASETS = ("synthetic", "realfg", "alphamatting", "folder")
+FOLDER_LAYOUTS = ("generic", "am2k", "p3m10k")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class TrainConfig:
         ``dataset``: "synthetic" (procedural composites over photos), "realfg" (alphamatting.com
         foregrounds over held-out photos), "alphamatting" (the 27 real scenes), "folder" (a
         user's ``images/ alphas/ trimaps/`` tree at ``data_root``; default ``$MATTINGLIB_DATA``).
+        ``folder_layout`` "am2k" / "p3m10k" reads those datasets' trees, ``AM-2K/`` / ``P3M-10K/``
+        under the data root, instead (training labels drawn from their alphas like the paper,
+        held-out set = their validation split).
         ``photo_dirs`` adds folders of photos to the bundled pool (composites' colours and
         backgrounds). ``image_size`` is the side
         of generated composites (px); ``crop_size`` the side of training crops (px);
@@ -36,6 +42,8 @@ class TrainConfig:
         ``label``: "trimap" (unknown band of ``trimap_width`` px per side, a (lo, hi) range drawn
         per image), "trimap-release" (the public release's 1..29 px at 640 px), "mask" (coarse
         binary mask with an unknown band of ``mask_band`` px), "scribble" (sparse strokes).
+        ``alpha_label`` is the alpha that fine supervision learns from: "exact", or an imperfect
+        matte as a labelling tool makes it (:func:`mattinglib.labels.degrade_alpha`).
     Supervision
         ``supervision`` in :data:`SUPERVISIONS`; ``ddc_weight`` (lambda of SPEC.md, also used for
         DC); ``kernel_size`` / ``topk`` of the neighbour selection. ``known_balanced`` (our
@@ -54,6 +62,7 @@ class TrainConfig:
     # data
     dataset: str = "synthetic"
     data_root: str | None = None
+    folder_layout: str = "generic"
     photo_dirs: tuple[str, ...] = ()
     image_size: int = 128
     crop_size: int = 96
@@ -65,6 +74,7 @@ class TrainConfig:
     label: str = "trimap"
     trimap_width: tuple[int, int] = (3, 12)
     mask_band: int = 8
+    alpha_label: str = "exact"
     # model
     model: str = "unet"
     model_width: int | None = None
@@ -106,6 +116,8 @@ class TrainConfig:
         _check_types(self)
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("label", self.label, LABELS)
+        _check_choice("folder_layout", self.folder_layout, FOLDER_LAYOUTS)
+        _check_choice("alpha_label", self.alpha_label, ALPHA_LABELS)
         _check_choice("supervision", self.supervision, SUPERVISIONS)
         _check_choice("ddc_schedule", self.ddc_schedule, ("constant", "ramp"))
         if self.kernel_size % 2 != 1 or self.kernel_size < 3:

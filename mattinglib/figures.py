@@ -79,3 +79,60 @@ def plot_setting_bars(table: pd.DataFrame, metric: str = "sad", by: str = "setti
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def prediction_rows(eval_sets: dict[str, object], models: dict[str, "torch.nn.Module"],
+                    index: int = 0) -> list[list[tuple]]:
+    """Panels for :func:`mattinglib.plotting.show_images`: per evaluation set, one held-out
+    image, its true alpha, then every model's prediction (the models see the image only).
+
+    Parameters
+    ----------
+    eval_sets : dict of str to dataset
+        Datasets of sample dicts with ``image`` and ``alpha``.
+    models : dict of str to Module
+        Name -> trained network, in the order to draw them.
+    index : int
+        Which sample of each set (clipped to the set's length).
+    """
+    from .evaluate import predict_alpha, sample_arrays
+
+    rows = []
+    for set_name, dataset in eval_sets.items():
+        image, alpha, _ = sample_arrays(dataset[min(index, len(dataset) - 1)])
+        row = [(set_name, image, "image"), ("truth", alpha, "alpha")]
+        row += [(name, predict_alpha(model, image), "alpha") for name, model in models.items()]
+        rows.append(row)
+    return rows
+
+
+def disagreement_rows(model: "torch.nn.Module", dataset, count: int = 2,
+                      name: str = "trimap-only") -> tuple[list[list[tuple]], list[str]]:
+    """Panels of the ``count`` samples where ``model`` and the provided truth disagree most.
+
+    Disagreement is the mean |prediction - truth| over the sample's unknown region (its
+    trimap), so the pictures show where the *labels* may be the doubtful party, not where
+    the model misses a known region.
+
+    Returns
+    -------
+    rows : list of rows for :func:`mattinglib.plotting.show_images`
+        image, provided truth, prediction, prediction - truth (signed).
+    names : list of str
+        The samples shown, most disagreeing first.
+    """
+    from .evaluate import predict_alpha, sample_arrays
+
+    found = []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        image, alpha, trimap = sample_arrays(sample)
+        pred = predict_alpha(model, image)
+        unknown = trimap == 0.5
+        gap = float(np.abs(pred - alpha)[unknown].mean()) if unknown.any() else 0.0
+        found.append((gap, str(sample.get("name", index)), image, alpha, pred))
+    found.sort(key=lambda item: -item[0])
+    rows = [[(title, image, "image"), ("provided truth", alpha, "alpha"), (name, pred, "alpha"),
+             (f"{name} - truth (unknown MAD {gap:.3f})", pred - alpha, "error")]
+            for gap, title, image, alpha, pred in found[:count]]
+    return rows, [item[1] for item in found[:count]]

@@ -202,7 +202,7 @@ def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
         return
     previous = json.loads(saved.read_text())
     current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
-    may_change = {"progress", "num_workers", "out_dir"}
+    may_change = {"progress", "num_workers", "out_dir", "eval_every", "log_every", "checkpoint_every"}
     differ = sorted(k for k in previous.keys() | current.keys()
                     if k not in may_change and previous.get(k) != current.get(k))
     if differ:

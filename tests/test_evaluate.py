@@ -1,6 +1,7 @@
 """Evaluation, classical baselines, prediction for a folder and the command line."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -131,3 +132,10 @@ def test_cli_trains_on_a_users_folder_with_trimaps_only(tmp_path):
     assert main(["predict", "--checkpoint", str(out / "checkpoint.pt"), "--input", str(tmp_path / "mine" / "images"),
                  "--output", str(tmp_path / "alphas")]) == 0
     assert sorted(p.name for p in (tmp_path / "alphas").iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_cli_train_starts_from_a_profile(tmp_path, capsys):
+    main(["train", "--profile", "smoke", "--set", f"out_dir={tmp_path / 'run'}", "steps=2"])
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["model_width"], saved["crop_size"], saved["steps"]) == (8, 48, 2)  # profile, then --set
+    assert "training steps/s" in capsys.readouterr().out

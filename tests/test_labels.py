@@ -194,3 +194,40 @@ def test_scribbles_skip_a_region_too_thin_for_the_stroke():
     assert not np.any(scribbles == 1) and np.any(scribbles == 0)
     with pytest.raises(ValueError, match="width"):
         make_scribbles(alpha, np.random.default_rng(0), width=0.5)
+
+
+# ---- imperfect alpha labels ---------------------------------------------------------------
+def _soft_disc(size=48, radius=12.0, soft=4.0):
+    yy, xx = np.mgrid[:size, :size]
+    distance = np.hypot(yy - size / 2, xx - size / 2)
+    return np.clip((radius + soft / 2 - distance) / soft, 0.0, 1.0)
+
+
+def test_degrade_alpha_kinds_do_what_they_say():
+    from mattinglib.labels import ALPHA_LABELS, QUANTISE_LEVELS, degrade_alpha
+
+    alpha = _soft_disc()
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(degrade_alpha(alpha, "exact"), alpha)
+    smoothed = degrade_alpha(alpha, "smoothed")
+    assert abs(smoothed.mean() - alpha.mean()) < 1e-3  # blurring moves no mass...
+    assert np.abs(np.diff(smoothed, axis=1)).max() < np.abs(np.diff(alpha, axis=1)).max()  # ...but softens edges
+    quantised = degrade_alpha(alpha, "quantised")
+    assert set(np.unique(quantised)) <= set(np.linspace(0, 1, QUANTISE_LEVELS))
+    assert np.abs(quantised - alpha).max() <= 0.5 / (QUANTISE_LEVELS - 1) + 1e-12
+    means = {degrade_alpha(alpha, "shifted", np.random.default_rng(seed)).mean() for seed in range(8)}
+    assert min(means) < alpha.mean() - 0.01 and max(means) > alpha.mean() + 0.01  # inwards and outwards
+    for kind in ALPHA_LABELS:
+        out = degrade_alpha(alpha, kind, rng)
+        assert out.shape == alpha.shape and out.min() >= 0 and out.max() <= 1
+
+
+def test_degrade_alpha_refuses_bad_input():
+    from mattinglib.labels import degrade_alpha
+
+    with pytest.raises(ValueError, match="one of"):
+        degrade_alpha(_soft_disc(), "blurry")
+    with pytest.raises(ValueError, match="pass rng"):
+        degrade_alpha(_soft_disc(), "shifted")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        degrade_alpha(_soft_disc() * 2, "smoothed")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,17 @@ def test_the_study_has_notebooks_with_a_parameters_cell():
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    runs = run_study("smoke", results_dir=results, notebooks_dir=REPO / "notebooks", timeout=600)
+    # Training runs go to a fresh folder (the kernels inherit the variable): a smoke test must
+    # train, not find the runs of an earlier test session.
+    previous = os.environ.get("MATTINGLIB_RUNS")
+    os.environ["MATTINGLIB_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    try:
+        runs = run_study("smoke", results_dir=results, notebooks_dir=REPO / "notebooks", timeout=600)
+    finally:
+        if previous is None:
+            del os.environ["MATTINGLIB_RUNS"]
+        else:
+            os.environ["MATTINGLIB_RUNS"] = previous
     return results, {run.name: run for run in runs}
 
 

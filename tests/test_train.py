@@ -189,3 +189,46 @@ def test_ddp_two_processes_gloo_match_one_process(tmp_path):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
     assert len(ddp) == 4
+
+
+# ---- imperfect alpha labels and the public datasets' layouts -------------------------------
+
+def test_imperfect_alpha_labels_reach_fine_supervision_only(tmp_path):
+    from mattinglib.experiment import build_datasets
+
+    exact_train, exact_test = build_datasets(tiny(tmp_path))
+    quantised_train, quantised_test = build_datasets(tiny(tmp_path, alpha_label="quantised"))
+    exact, quantised = exact_train[0], quantised_train[0]
+    torch.testing.assert_close(exact["image"], quantised["image"])  # same crop, same composite
+    torch.testing.assert_close(exact["trimap"], quantised["trimap"])  # labels come from the exact matte
+    assert not torch.equal(exact["alpha"], quantised["alpha"])
+    assert set(torch.unique(quantised["alpha"]).tolist()) <= {0.0, 1 / 3, 2 / 3, 1.0} | {
+        float(torch.tensor(v, dtype=torch.float32)) for v in (1 / 3, 2 / 3)}
+    torch.testing.assert_close(exact_test[0]["alpha"], quantised_test[0]["alpha"])  # scored on the exact matte
+    result = train(tiny(tmp_path, supervision="fine", alpha_label="combined", steps=2, eval_every=2))
+    assert result.history["l1"].notna().all()
+    with pytest.raises(ValueError, match="alpha_label"):
+        tiny(tmp_path, alpha_label="sloppy")
+
+
+@pytest.mark.parametrize("layout,folder", [("am2k", "AM-2K"), ("p3m10k", "P3M-10K")])
+def test_public_layouts_train_from_alphas_and_hold_out_validation(tmp_path, layout, folder):
+    from mattinglib.data.folders import write_example_tree
+    from mattinglib.experiment import build_datasets
+
+    write_example_tree(tmp_path / "data" / folder, layout, n_train=3, n_validation=2, size=56)
+    config = tiny(tmp_path, dataset="folder", folder_layout=layout, data_root=str(tmp_path / "data"),
+                  label="trimap-release", steps=2, eval_every=2)
+    train_set, test_set = build_datasets(config)
+    assert len(train_set) == 3 and len(test_set) == 2
+    assert set(torch.unique(train_set[0]["trimap"]).tolist()) <= {0.0, 0.5, 1.0}
+    result = train(config)
+    assert len(result.evaluations) == 1  # scored on the validation split
+
+
+def test_missing_data_root_names_the_dataset_and_the_variable(tmp_path, monkeypatch):
+    from mattinglib.experiment import build_datasets
+
+    monkeypatch.delenv("MATTINGLIB_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"dataset 'folder'.*MATTINGLIB_DATA is not set"):
+        build_datasets(tiny(tmp_path, dataset="folder", folder_layout="am2k"))

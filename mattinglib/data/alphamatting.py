@@ -49,20 +49,31 @@ LAYOUT_HELP = (
 urlopen = urllib.request.urlopen
 
 
-def default_root() -> Path:
-    """Return ``$MATTINGLIB_DATA/alphamatting-lowres``.
+def data_root(explicit: str | os.PathLike | None = None, needed_by: str | None = None) -> Path:
+    """The folder that holds the datasets: ``explicit`` when given, else ``$MATTINGLIB_DATA``.
+
+    The one place that reads the environment variable (configs, notebooks and the CLI all
+    come through here).
 
     Raises
     ------
     FileNotFoundError
-        ``MATTINGLIB_DATA`` is not set.
+        Neither is given; the message names ``needed_by`` (what asked for the data).
     """
+    if explicit:
+        return Path(explicit)
     base = os.environ.get(DATA_ENV)
     if not base:
+        who = f"{needed_by}: no data root given and" if needed_by else "no data root given and"
         raise FileNotFoundError(
-            f"no root given and {DATA_ENV} is not set: pass root=... or set {DATA_ENV} to a folder "
-            f"holding {SUBFOLDER}/ ({LAYOUT_HELP})")
-    return Path(base) / SUBFOLDER
+            f"{who} {DATA_ENV} is not set: pass data_root=... or set {DATA_ENV} to the folder that holds the "
+            f"datasets (e.g. {SUBFOLDER}/: {LAYOUT_HELP})")
+    return Path(base)
+
+
+def default_root() -> Path:
+    """Return ``$MATTINGLIB_DATA/alphamatting-lowres`` (see :func:`data_root`)."""
+    return data_root(needed_by="the alphamatting.com scenes") / SUBFOLDER
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -171,3 +171,58 @@ class FolderMattingDataset(SeededDataset):
         if self.transform is not None:
             sample = self.transform(sample, rng)
         return sample
+
+
+def write_example_tree(root: str | os.PathLike, layout: str, n_train: int = 8, n_validation: int = 4,
+                       size: int = 96, seed: int = 0) -> Path:
+    """Write a tiny dataset in one of the :data:`LAYOUTS` (or "generic"), from synthetic composites.
+
+    Shows a user exactly which files a layout needs, and lets the ``paper`` profile be
+    dry-run end to end without the real AM-2K / P3M-10K. Images are PNG (the readers take any
+    listed extension), alphas and trimaps 8-bit grey PNG; the training split gets no trimaps
+    (they are drawn from the alphas), the validation splits get theirs.
+
+    Parameters
+    ----------
+    root : path
+        Created if missing; existing files of the same names are overwritten.
+    layout : {"am2k", "p3m10k", "generic"}
+    n_train, n_validation : int
+        Number of images in the training split and in each validation split.
+    size : int
+        Side of the square composites (px).
+    seed : int
+
+    Returns
+    -------
+    Path
+        ``root``.
+    """
+    from PIL import Image
+
+    from mattinglib.data.synthetic import SyntheticMattingDataset
+    from mattinglib.io import write_alpha_png
+
+    if layout == "generic":
+        splits = {"train": ("train/images", "train/alphas", None), "test": ("test/images", "test/alphas", "test/trimaps")}
+    elif layout in LAYOUTS:
+        splits = {name: (image, alpha, None if name == "train" else trimap)
+                  for name, (image, alpha, trimap) in LAYOUTS[layout].items()}
+    else:
+        raise ValueError(f"layout must be 'generic', 'am2k' or 'p3m10k'; got {layout!r}")
+    root = Path(root)
+    for number, (split, (image_dir, alpha_dir, trimap_dir)) in enumerate(splits.items()):
+        count = n_train if split == "train" else n_validation
+        composites = SyntheticMattingDataset(size=size, length=count, seed=seed + number, split="train")
+        for folder in (image_dir, alpha_dir, trimap_dir):
+            if folder is not None:
+                (root / folder).mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            sample = composites[index]
+            name = f"{layout}_{split}_{index:04d}"
+            pixels = np.round(sample["image"].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / image_dir / f"{name}.png")
+            write_alpha_png(root / alpha_dir / f"{name}.png", sample["alpha"][0].numpy())
+            if trimap_dir is not None:
+                write_alpha_png(root / trimap_dir / f"{name}.png", sample["trimap"][0].numpy())
+    return root
