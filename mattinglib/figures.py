@@ -132,7 +132,42 @@ def disagreement_rows(model: "torch.nn.Module", dataset, count: int = 2,
         gap = float(np.abs(pred - alpha)[unknown].mean()) if unknown.any() else 0.0
         found.append((gap, str(sample.get("name", index)), image, alpha, pred))
     found.sort(key=lambda item: -item[0])
-    rows = [[(title, image, "image"), ("provided truth", alpha, "alpha"), (name, pred, "alpha"),
-             (f"{name} - truth (unknown MAD {gap:.3f})", pred - alpha, "error")]
+    rows = [[(f"{title}: unknown-band MAD {gap:.3f}", image, "image"), ("provided truth", alpha, "alpha"),
+             (name, pred, "alpha"), ("prediction - truth", pred - alpha, "error")]
             for gap, title, image, alpha, pred in found[:count]]
     return rows, [item[1] for item in found[:count]]
+
+
+def plot_metric_grid(scores: pd.DataFrame, sweeps: dict[str, tuple[pd.DataFrame, str]], row: str = "eval_set",
+                     metric: str = "sad", log_columns: Sequence[str] = ()) -> plt.Figure:
+    """A metric against swept settings: one row of panels per value of ``row``, one column per sweep.
+
+    Each evaluation set gets its own row because their scales differ by orders of magnitude
+    (whole-image SAD of an 800 x 600 photo against a 96 px composite).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Only its ``row`` values (in order of appearance) are used.
+    sweeps : dict of str to (DataFrame, str)
+        Column title -> (the runs of that sweep, one row per run and ``row`` value; the name of
+        the swept numeric column).
+    log_columns : sequence of str
+        Column titles whose horizontal axis is logarithmic.
+    """
+    from .plotting import plot_metric_vs
+
+    row_values = list(dict.fromkeys(scores[row]))
+    fig, axes = plt.subplots(len(row_values), len(sweeps), squeeze=False,
+                             figsize=(4.6 * len(sweeps), 3.0 * len(row_values)))
+    for r, value in enumerate(row_values):
+        for c, (title, (table, x)) in enumerate(sweeps.items()):
+            ax = axes[r, c]
+            subset = table[table[row] == value]
+            plot_metric_vs(subset, x, metric, ax=ax, logx=title in log_columns)
+            ticks = sorted(subset[x].unique())
+            ax.set_xticks(ticks, [str(t) for t in ticks])
+            ax.minorticks_off()
+            ax.set_title(f"{title}: {value}", fontsize="medium")
+    fig.tight_layout()
+    return fig

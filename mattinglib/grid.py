@@ -73,7 +73,9 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
             config = _with_threads(base.replace(**changes, seed=seed, progress=False), jobs)
             configs[variant, seed] = config.replace(out_dir=str(run_dir(root, config)))
     if jobs > 1:
-        _train_in_processes(list(configs.values()), jobs, progress)
+        # Two variants may name the same run (window 11 with k = 11 is both the default window
+        # and the default k): train each folder once.
+        _train_in_processes(list({c.out_dir: c for c in configs.values()}.values()), jobs, progress)
     rows = []
     bar = tqdm(total=len(configs), desc="runs" if jobs == 1 else "scoring", disable=not progress)
     for (variant, seed), config in configs.items():

@@ -11,7 +11,8 @@ Same code, parameters only: each network notebook builds its runs from
 ``paper``
     SPEC.md's set-up: ViTMatte-S from a DINO ViT-S/16 checkpoint, AM-2K with trimaps drawn
     from its alphas the way the public release draws them, 512 px crops, batch 32, 5,625
-    iterations, AdamW 5e-4 with layer decay 0.65, lambda = 10, on a GPU.
+    iterations, AdamW 5e-4 with layer decay 0.65, lambda = 10, on a GPU; real-foreground
+    composites for scoring at 640 px.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ BASES: dict[str, dict] = {
                 train_length=2000, test_length=50, ddc_weight=1.0,
                 checkpoint_every=200, eval_every=10 ** 6, threads=2),
     "paper": dict(dataset="folder", folder_layout="am2k", label="trimap-release", model="vitmatte-s",
-                  crop_size=512, steps=5625, batch_size=32, lr=5e-4, weight_decay=0.1, layer_decay=0.65,
+                  image_size=640, crop_size=512, steps=5625, batch_size=32, lr=5e-4, weight_decay=0.1, layer_decay=0.65,
                   warmup_steps=250, lr_milestones=(0.6, 0.9), lr_factors=(0.1, 0.05), flip=False,
                   ddc_weight=10.0, test_length=200, device="cuda", num_workers=8,
                   checkpoint_every=500, eval_every=10 ** 6),

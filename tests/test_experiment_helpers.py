@@ -58,5 +58,16 @@ def test_prediction_and_disagreement_panels():
     assert [title for title, *_ in rows[0]] == ["synthetic", "truth", "a", "b"]
     panels, names = disagreement_rows(model, sets["synthetic"], count=2)
     assert len(panels) == 2 and len(names) == 2 and panels[0][3][2] == "error"
-    gaps = [float(p[3][0].split("MAD ")[1].rstrip(")")) for p in panels]
+    gaps = [float(p[0][0].split("MAD ")[1]) for p in panels]
     assert gaps[0] >= gaps[1]
+
+
+def test_metric_grid_has_a_row_per_evaluation_set():
+    import pandas as pd
+
+    from mattinglib.figures import plot_metric_grid
+
+    runs = pd.DataFrame({"eval_set": ["a", "a", "b", "b"] * 2, "window": [3, 11] * 4, "sad": [1.0, 2.0, 300.0, 200.0] * 2})
+    fig = plot_metric_grid(runs, {"window": (runs, "window"), "again": (runs, "window")}, log_columns=["again"])
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "window: a"
+    assert fig.axes[3].get_xscale() == "log"
