@@ -110,3 +110,30 @@ def evaluate(predictor: torch.nn.Module | Predictor, dataset, protocol: Literal[
             row["alpha_soft_true"] = float(alpha[soft].mean()) if soft.any() else float("nan")
         rows.append(row)
     return Evaluation(protocol=protocol, per_image=pd.DataFrame(rows))
+
+
+def prediction_statistics(models: dict[str, torch.nn.Module], dataset, count: int = 10) -> pd.DataFrame:
+    """What networks predict, in aggregate, on the first ``count`` samples of ``dataset``.
+
+    Tells a network that misses the foreground (mean alpha far below the truth's) from one
+    that hedges (many grey pixels), which the error metrics alone do not.
+
+    Returns
+    -------
+    DataFrame
+        One row per name: ``mean_alpha`` (mean predicted alpha), ``true_mean_alpha``,
+        ``grey_share`` (share of pixels predicted strictly between 0.2 and 0.8) and
+        ``true_grey_share`` (the same share of the true alpha).
+    """
+    samples = [sample_arrays(dataset[index]) for index in range(min(count, len(dataset)))]
+    rows = []
+    for name, model in models.items():
+        preds = [predict_alpha(model, image) for image, _, _ in samples]
+        rows.append({
+            "network": name,
+            "mean_alpha": float(np.mean([p.mean() for p in preds])),
+            "true_mean_alpha": float(np.mean([alpha.mean() for _, alpha, _ in samples])),
+            "grey_share": float(np.mean([((p > 0.2) & (p < 0.8)).mean() for p in preds])),
+            "true_grey_share": float(np.mean([((alpha > 0.2) & (alpha < 0.8)).mean() for _, alpha, _ in samples])),
+        })
+    return pd.DataFrame(rows)

@@ -71,3 +71,24 @@ def test_metric_grid_has_a_row_per_evaluation_set():
     fig = plot_metric_grid(runs, {"window": (runs, "window"), "again": (runs, "window")}, log_columns=["again"])
     assert len(fig.axes) == 4 and fig.axes[0].get_title() == "window: a"
     assert fig.axes[3].get_xscale() == "log"
+
+
+def test_prediction_statistics_tell_a_network_that_misses_from_the_truth():
+    import torch
+
+    from mattinglib.evaluate import prediction_statistics
+
+    class Constant(torch.nn.Module):
+        def __init__(self, value):
+            super().__init__()
+            self.value = value
+            self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            return torch.full_like(x[:, :1], self.value) + 0 * self.dummy
+
+    test_set = evaluation_sets(base_config("smoke"))["synthetic"]
+    table = prediction_statistics({"zeros": Constant(0.0), "grey": Constant(0.5)}, test_set, count=2).set_index("network")
+    assert table.loc["zeros", "mean_alpha"] == 0.0 and table.loc["zeros", "grey_share"] == 0.0
+    assert table.loc["grey", "mean_alpha"] == pytest.approx(0.5) and table.loc["grey", "grey_share"] == 1.0
+    assert 0 < table.loc["grey", "true_mean_alpha"] < 1 and 0 <= table.loc["grey", "true_grey_share"] < 1
