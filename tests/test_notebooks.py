@@ -54,15 +54,3 @@ def test_overview_reads_back_the_claims(smoke_results):
     claims = json.loads((results / "02_ddc_loss" / "claims.json").read_text())
     assert claims and all(c["claim"] in headline for c in claims)
     assert (results / "README.md").is_file()
-
-
-DRAFTS = discover_notebooks(REPO / "notebooks" / "drafts") if (REPO / "notebooks" / "drafts").is_dir() else []
-
-
-@pytest.mark.parametrize("name", [p.stem for p in DRAFTS])
-def test_draft_notebook_runs_on_the_smoke_profile(tmp_path, name):
-    """Drafts (not yet part of `make study`, no committed results) must run too."""
-    runs = run_study("smoke", only=[name], results_dir=tmp_path, notebooks_dir=REPO / "notebooks" / "drafts",
-                     overrides={"RUNS_DIR": str(tmp_path / "runs")}, timeout=600)
-    assert runs[0].status == "ok", runs[0].error
-    assert json.loads((tmp_path / name / "claims.json").read_text())
