@@ -162,7 +162,7 @@ def discover_notebooks(notebooks_dir: str | os.PathLike) -> list[Path]:
         raise FileNotFoundError(f"{notebooks_dir}: notebooks folder does not exist")
     return sorted((path for path in notebooks_dir.glob("*.ipynb")
                    if path.is_file() and not path.name.startswith(".")),
-                  key=lambda p: ("overview" in p.stem, p.name))
+                  key=lambda p: (_is_overview(p), p.name))
 
 
 def _load_notebook(path: Path) -> dict:
@@ -567,6 +567,11 @@ def _execute_guarded(task: _Task) -> NotebookRun:
                            task.recorded_parameters, error=error)
 
 
+def _is_overview(notebook: Path) -> bool:
+    """Whether a notebook reads the others' results (see :func:`discover_notebooks`)."""
+    return "overview" in Path(notebook).stem
+
+
 def _is_cached(final_dir: Path, name: str, key: str) -> bool:
     run_json = final_dir / "run.json"
     if not run_json.is_file() or not (final_dir / f"{name}.ipynb").is_file():
@@ -669,7 +674,9 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
         key, key_parts = run_key(path, keyed, profile, code)
         final_dir = results_dir / path.stem
         recorded = {**keyed, "OUTPUT_DIR": _display_path(final_dir)}
-        if not force and _is_cached(final_dir, path.stem, key):
+        # An overview reads the others' results: when any of them runs now, it must run after them.
+        stale_inputs = _is_overview(path) and any(not _is_overview(task.notebook) for task in tasks)
+        if not force and not stale_inputs and _is_cached(final_dir, path.stem, key):
             print(f"[study] {path.stem}: up to date, skipped (use --force to rerun)", flush=True)
             runs[path.stem] = NotebookRun(path.stem, path, final_dir, "cached", 0.0, key, recorded)
             continue
@@ -681,6 +688,8 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
 
     if tasks:
         ensure_kernel()
+    overviews = [task for task in tasks if _is_overview(task.notebook)]
+    tasks = [task for task in tasks if not _is_overview(task.notebook)]
     if jobs == 1 or len(tasks) <= 1:
         for task in tasks:
             runs[task.name] = _execute_guarded(task)
@@ -698,6 +707,9 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
                     runs[task.name] = NotebookRun(task.name, task.notebook, results_dir / task.name, "failed",
                                                   0.0, task.key, task.recorded_parameters,
                                                   error=f"worker process failed: {_describe_error(caught)}")
+
+    for task in overviews:  # after every other notebook, also when those ran in parallel
+        runs[task.name] = _execute_guarded(task)
 
     ordered = [runs[path.stem] for path in notebooks]
     if write_readme:

@@ -216,3 +216,23 @@ def test_failing_notebook_keeps_old_results_and_main_names_it(first_run, study_d
     assert not (results / ".flaky.tmp").exists()
     readme = (results / "README.md").read_text()
     assert "**The latest run failed**" in readme and "RuntimeError: flaky fixture was asked to fail" in readme
+
+
+def test_an_overview_reruns_after_any_notebook_that_ran(tmp_path):
+    # The overview reads the others' results: cached on its own key, it would show stale claims.
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURES, notebooks)
+    _write_notebook(notebooks / "00_overview.ipynb", 'PROFILE = "cpu"\nOUTPUT_DIR = "out"',
+                    "from pathlib import Path\n"
+                    "seen = sorted(p.name for p in Path(OUTPUT_DIR).parent.parent.iterdir() if p.is_dir())\n"
+                    "print(seen)")
+    results = tmp_path / "results"
+    first = study.run_study("smoke", jobs=2, results_dir=results, notebooks_dir=notebooks)
+    assert [run.name for run in first] == ["flaky", "hello", "00_overview"]
+    assert all(run.status == "ok" for run in first)
+    assert [run.status for run in study.run_study("smoke", results_dir=results, notebooks_dir=notebooks)] == \
+        ["cached"] * 3
+    hello = notebooks / "hello.ipynb"
+    hello.write_text(hello.read_text() + "\n")  # same cells, new bytes: a new cache key
+    again = study.run_study("smoke", jobs=2, results_dir=results, notebooks_dir=notebooks)
+    assert [(run.name, run.status) for run in again] == [("flaky", "cached"), ("hello", "ok"), ("00_overview", "ok")]
