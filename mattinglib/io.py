@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mattinglib.labels import decode_trimap
+from mattinglib.labels.codec import decode_trimap
 
 #: File name extensions (lower case) that :func:`list_image_files` treats as images.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

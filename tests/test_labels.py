@@ -1,6 +1,11 @@
 """Label generators: morphology, trimaps, coarse masks, mask trimaps and scribbles."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -231,3 +236,31 @@ def test_degrade_alpha_refuses_bad_input():
         degrade_alpha(_soft_disc(), "shifted")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         degrade_alpha(_soft_disc() * 2, "smoothed")
+
+
+# ---- the package's layout -----------------------------------------------------------------
+def test_reading_trimaps_does_not_load_the_label_generators():
+    # The metrics and losses read trimaps through mattinglib.labels.codec alone; a fresh
+    # interpreter shows whether anything on their import path pulls in the generators.
+    import mattinglib
+
+    root = str(Path(mattinglib.__file__).resolve().parents[1])
+    code = ("import sys, mattinglib.metrics, mattinglib.losses; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('mattinglib.labels'))))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
+                            check=True, timeout=120)
+    assert result.stdout.split() == ["mattinglib.labels", "mattinglib.labels.codec"]
+
+
+def test_every_public_name_resolves_from_the_package():
+    import mattinglib.labels as labels
+
+    for name in labels.__all__:
+        value = getattr(labels, name)
+        assert name in dir(labels)
+        if callable(value):
+            assert value.__module__.startswith("mattinglib.labels.")
+    assert labels.UNKNOWN == 0.5 and labels.RELEASE_REFERENCE_SIZE == 640
+    with pytest.raises(AttributeError, match="no attribute"):
+        labels.make_trimaps  # noqa: B018  (a misspelt name must not resolve)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from ..labels import UNKNOWN
+from ..labels.codec import UNKNOWN
 from .ddc import dc_loss_from_neighbors, ddc_loss_from_neighbors
 from .fine import gradient_loss, l1_loss, laplacian_loss, trimap_l1_loss
 from .known import known_loss

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from ..labels import UNKNOWN
+from ..labels.codec import UNKNOWN
 
 
 def known_loss(alpha: torch.Tensor, trimap: torch.Tensor, balanced: bool = False) -> torch.Tensor:

@@ -21,9 +21,10 @@ import inspect
 
 from torch import nn
 
+from .checkpoints import CheckpointReport, load_backbone_checkpoint
 from .common import count_parameters, measure_throughput, seeded_torch
 from .unet import CompactUNet
-from .vit import CheckpointReport, ViTBackbone, load_backbone_checkpoint
+from .vit import ViTBackbone
 from .vitmatte import DetailCaptureDecoder, ViTMatte, ViTMatteConfig, vitmatte_s, vitmatte_tiny
 
 MODEL_NAMES = ("unet", "vitmatte-tiny", "vitmatte-s")

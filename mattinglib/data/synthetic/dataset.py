@@ -1,0 +1,159 @@
+"""The synthetic matting dataset: seeded composites with their trimaps, made on the fly.
+
+:class:`SyntheticMattingDataset` makes item ``index`` from its own seed sequence, so that an
+item is the same whatever the order, the worker or the other items read.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from mattinglib.data.photos import Photo, load_photo_pool, split_photo_pool
+from mattinglib.data.transforms import SeededDataset, Transform, make_sample
+from mattinglib.labels import make_trimap
+
+from .compositing import _pair, make_composite
+
+#: First word of every composite's seed sequence, so that a composite's generator never
+#: equals a transform's ``default_rng((seed, epoch, index))``.
+_COMPOSITE_STREAM = 0x6D617474            # "matt"
+_RESAMPLED_STREAM = 0x6D617475
+_SPLIT_CODES = {"train": 1, "test": 2, None: 3}
+
+
+class SyntheticMattingDataset(SeededDataset):
+    """Synthetic composites (:func:`make_composite`) generated on the fly, deterministically.
+
+    Item ``index`` is made from its own generator seeded with ``(seed, split, index)`` (and the
+    epoch when ``resample_per_epoch``): the foreground and background photos (distinct when the
+    split has two or more), the composite, and the trimap (:func:`mattinglib.labels.make_trimap`
+    with ``trimap_width``). The train and test splits use disjoint photos
+    (:func:`~mattinglib.data.photos.split_photo_pool` with ``test_fraction`` and ``split_seed``)
+    and disjoint seed streams. A ``transform(sample, rng)`` then gets
+    ``rng = default_rng((seed, epoch, index))`` (:class:`SeededDataset`), so random crops change
+    with :meth:`set_epoch` while the composite does not.
+
+    Parameters
+    ----------
+    size : int or (height, width)
+        Composite size in pixels.
+    length : int
+        Number of items.
+    seed : int
+        Non-negative base seed.
+    split : {"train", "test", None}
+        Which photos of the split to use; ``None`` uses the whole pool (no held-out photos).
+    photos : sequence of Photo or of (h, w, 3) arrays, optional
+        The photo pool before splitting; default :func:`~mattinglib.data.photos.load_photo_pool`
+        (the bundled photographs). Give train and test datasets the same pool and split seed.
+    transform : callable ``(sample, rng) -> sample``, optional
+    test_fraction : float in [0, 1)
+        Share of the pool's photographs held out for the test split.
+    split_seed : int
+        Seed of the photo split, independent of ``seed``: changing the sampling seed never
+        moves a photograph between train and test.
+    trimap_width : float or (lo, hi)
+        Per-side width of the trimap's unknown band (``fg_width`` = ``bg_width`` specification of
+        :func:`~mattinglib.labels.make_trimap`, drawn per item and side).
+    trimap_reference_size : int, (height, width) or None
+        ``reference_size`` of :func:`~mattinglib.labels.make_trimap`.
+    resample_per_epoch : bool
+        True: a new composite for every (epoch, index) instead of one per index.
+    epoch : int
+        Starting epoch.
+    **composite_options
+        Keyword options of :func:`make_composite` (``hair_probability``, ``veil_probability``,
+        ``colour_jitter``, ``zoom_range``, ``max_strands``, ``quantize_alpha``).
+
+    Samples
+    -------
+    ``{"image": (3, H, W), "trimap": (1, H, W), "alpha": (1, H, W), "fg": (3, H, W),
+    "bg": (3, H, W), "name": "synthetic-<split>-<seed>-<index>"}``, float32 tensors.
+    """
+
+    def __init__(self, size=256, length: int = 1000, seed: int = 0, split: str | None = "train",
+                 photos: Sequence[Photo | np.ndarray] | None = None, transform: Transform | None = None, *,
+                 test_fraction: float = 0.2, split_seed: int = 0, trimap_width=(3, 12),
+                 trimap_reference_size: int | tuple[int, int] | None = None, resample_per_epoch: bool = False,
+                 epoch: int = 0, **composite_options):
+        super().__init__(seed=seed, epoch=epoch)
+        if split not in _SPLIT_CODES:
+            raise ValueError(f"split must be 'train', 'test' or None; got {split!r}")
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+            raise ValueError(f"length must be a positive integer; got {length!r}")
+        unknown = set(composite_options) - {"hair_probability", "veil_probability", "colour_jitter",
+                                            "zoom_range", "max_strands", "quantize_alpha"}
+        if unknown:
+            raise TypeError(f"unknown make_composite option(s): {sorted(unknown)}")
+        self.size = _pair(size)
+        self.length = int(length)
+        self.split = split
+        self.transform = transform
+        self.trimap_width = trimap_width
+        self.trimap_reference_size = trimap_reference_size
+        self.resample_per_epoch = bool(resample_per_epoch)
+        self.composite_options = dict(composite_options)
+
+        pool = load_photo_pool() if photos is None else [
+            p if isinstance(p, Photo) else Photo(f"photo-{k}", np.asarray(p)) for k, p in enumerate(photos)]
+        if not pool:
+            raise ValueError("the photo pool is empty")
+        if split is None:
+            self.photos = list(pool)
+        else:
+            train, test = split_photo_pool(pool, test_fraction, split_seed)
+            self.photos = train if split == "train" else test
+            if not self.photos:
+                raise ValueError(f"the {split!r} split has no photo (test_fraction={test_fraction}, "
+                                 f"{len(pool)} photos in the pool)")
+        # Validate the trimap width specification now rather than in a DataLoader worker.
+        make_trimap(np.zeros((2, 2)), trimap_width, rng=np.random.default_rng(0))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def composite_seed(self, index: int) -> np.random.SeedSequence:
+        """The seed sequence of item ``index``'s composite and trimap."""
+        if self.resample_per_epoch:
+            words = (_RESAMPLED_STREAM, self.seed, _SPLIT_CODES[self.split], self.epoch, index)
+        else:
+            words = (_COMPOSITE_STREAM, self.seed, _SPLIT_CODES[self.split], index)
+        return np.random.SeedSequence(words)
+
+    def __getitem__(self, index: int) -> dict:
+        if isinstance(index, (int, np.integer)) and -self.length <= index < 0:
+            index += self.length
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < self.length:
+            raise IndexError(f"index {index!r} out of range for a dataset of length {self.length}")
+        index = int(index)
+        # Separate generators: changing the trimap options leaves the composite unchanged.
+        composite_seq, label_seq = self.composite_seed(index).spawn(2)
+        rng = np.random.default_rng(composite_seq)
+        fg_photo, bg_photo = self._pick_photos(rng)
+        composite = make_composite(rng, self.size, fg_photo.pixels, bg_photo.pixels, **self.composite_options)
+        trimap = make_trimap(composite["alpha"], self.trimap_width, rng=np.random.default_rng(label_seq),
+                             reference_size=self.trimap_reference_size)
+        name = f"synthetic-{self.split}-{self.seed}-{index}"
+        if self.resample_per_epoch:
+            name += f"-e{self.epoch}"
+        sample = make_sample(name, composite["image"], trimap, composite["alpha"])
+        sample["fg"] = torch.from_numpy(np.ascontiguousarray(composite["fg"].transpose(2, 0, 1)))
+        sample["bg"] = torch.from_numpy(np.ascontiguousarray(composite["bg"].transpose(2, 0, 1)))
+        if self.transform is not None:
+            sample = self.transform(sample, self.sample_rng(index))
+        return sample
+
+    def _pick_photos(self, rng: np.random.Generator) -> tuple[Photo, Photo]:
+        """Foreground and background photos, distinct when the split has two or more."""
+        fg_pick = int(rng.integers(len(self.photos)))
+        bg_pick = fg_pick
+        if len(self.photos) > 1:
+            bg_pick = (fg_pick + 1 + int(rng.integers(len(self.photos) - 1))) % len(self.photos)
+        return self.photos[fg_pick], self.photos[bg_pick]
+
+    def photo_names(self, index: int) -> tuple[str, str]:
+        """Names of the (foreground, background) photos of item ``index`` (no composite made)."""
+        foreground, background = self._pick_photos(np.random.default_rng(self.composite_seed(index).spawn(2)[0]))
+        return foreground.name, background.name
