@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: study test bench install clean
+.PHONY: study test bench install clean sync-notebooks
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ study: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Notebooks and their jupytext percent scripts (notebooks/*.py, what a reviewer reads): after
+# editing either side, bring the other up to date (the newer file wins).
+sync-notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/*.ipynb
 
 bench: $(STAMP)
 	$(PY) -m mattinglib.bench ddc

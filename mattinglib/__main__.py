@@ -6,9 +6,11 @@ Train the default trimap-only run (known + 10 DDC) and write it to runs/ddc::
 
     python -m mattinglib train --set supervision=known+ddc steps=3000 out_dir=runs/ddc
 
-The paper's own set-up (ViTMatte-S on AM-2K under $MATTINGLIB_DATA/AM-2K, on a GPU)::
+The paper's own set-up (ViTMatte-S on AM-2K under $MATTINGLIB_DATA/AM-2K, on a GPU), from the
+study's ``paper`` profile::
 
-    python -m mattinglib train --profile paper --set backbone_checkpoint=dino_deitsmall16_pretrain.pth \\
+    python -m mattinglib.study --profile paper --show-config > paper.json
+    python -m mattinglib train --config paper.json --set backbone_checkpoint=dino_deitsmall16_pretrain.pth \\
         out_dir=runs/paper-ddc
 
 Score it on the 27 real alphamatting.com scenes with the unknown-region protocol::
@@ -46,10 +48,7 @@ def _cmd_train(args) -> int:
     from .config import TrainConfig
     from .train import train
 
-    from .profiles import BASES
-
-    values = dict(BASES[args.profile]) if args.profile else {}
-    values |= json.loads(Path(args.config).read_text()) if args.config else {}
+    values = json.loads(Path(args.config).read_text()) if args.config else {}
     values |= _parse_assignments(args.set)
     result = train(TrainConfig.from_dict(values))
     print(f"{result.steps_per_second:.2f} training steps/s (median, data included)")
@@ -61,7 +60,7 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from .baselines import baseline_predictor
     from .evaluate import evaluate
-    from .experiment import build_eval_set
+    from .build import build_eval_set
     from .train import load_model
 
     if (args.checkpoint is None) == (args.baseline is None):
@@ -97,9 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a matting network. Every key of mattinglib.config.TrainConfig "
                                    "can be set; unknown keys are an error. Rerunning the same command "
                                    "resumes from out_dir/checkpoint.pt.")
-    p.add_argument("--profile", choices=["smoke", "cpu", "paper"],
-                   help="start from a study profile's settings (mattinglib.profiles); --config and --set override")
-    p.add_argument("--config", help="JSON file of TrainConfig keys")
+    p.add_argument("--config", help="JSON file of TrainConfig keys (a study profile's: "
+                                    "python -m mattinglib.study --profile NAME --show-config > FILE); --set overrides")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override config keys, e.g. --set supervision=fine steps=500 'trimap_width=[3,12]'")
     p.set_defaults(func=_cmd_train)

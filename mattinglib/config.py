@@ -16,11 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from .labels import ALPHA_LABELS
+from .supervision import SUPERVISIONS
 
-SUPERVISIONS = ("fine", "known", "known+ddc", "known+dc", "trimap-l1")
+#: The coarse labels a run can train from (drawn by :class:`mattinglib.data.labelling.MakeLabel`).
 LABELS = ("trimap", "trimap-release", "mask", "scribble")
 DATASETS = ("synthetic", "realfg", "alphamatting", "folder")
 FOLDER_LAYOUTS = ("generic", "am2k", "p3m10k")
+#: Keys that say how a run is carried out, not what it computes: they may differ between a run
+#: and its resumption, and they are left out of a run's identity (the study's run folders).
+RUNTIME_KEYS = ("out_dir", "progress", "num_workers", "eval_every", "log_every", "checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class TrainConfig:
         ``alpha_label`` is the alpha that fine supervision learns from: "exact", or an imperfect
         matte as a labelling tool makes it (:func:`mattinglib.labels.degrade_alpha`).
     Supervision
-        ``supervision`` in :data:`SUPERVISIONS`; ``ddc_weight`` (lambda of SPEC.md, also used for
+        ``supervision``, a mode of :data:`mattinglib.supervision.SUPERVISIONS`; ``ddc_weight`` (lambda of SPEC.md, also used for
         DC); ``kernel_size`` / ``topk`` of the neighbour selection. ``known_balanced`` (our
         extension) averages the known loss's foreground and background terms separately. ``ddc_schedule`` is
         "constant" (the paper) or "ramp": weight 0 for ``ddc_ramp_start`` steps, then linear up
@@ -118,7 +122,7 @@ class TrainConfig:
         _check_choice("label", self.label, LABELS)
         _check_choice("folder_layout", self.folder_layout, FOLDER_LAYOUTS)
         _check_choice("alpha_label", self.alpha_label, ALPHA_LABELS)
-        _check_choice("supervision", self.supervision, SUPERVISIONS)
+        _check_choice("supervision", self.supervision, tuple(SUPERVISIONS))
         _check_choice("ddc_schedule", self.ddc_schedule, ("constant", "ramp"))
         if self.kernel_size % 2 != 1 or self.kernel_size < 3:
             raise ValueError(f"kernel_size must be odd and >= 3, got {self.kernel_size}")
@@ -156,6 +160,10 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return self.from_dict(self.to_dict() | changes)
+
+    def identity(self) -> dict[str, Any]:
+        """The keys that decide a run's numbers (all but :data:`RUNTIME_KEYS`), JSON-typed."""
+        return {k: v for k, v in json.loads(json.dumps(self.to_dict())).items() if k not in RUNTIME_KEYS}
 
     def ddc_weight_at(self, step: int) -> float:
         """The DDC (or DC) weight at ``step`` under ``ddc_schedule``."""

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .metrics import matting_metrics
+from .metrics import grey_share, matting_metrics, soft_pixel_errors
 
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -29,9 +29,10 @@ class Evaluation:
     protocol : {"whole", "unknown"}
     per_image : DataFrame
         One row per image: ``name``, the protocol's metrics, and for ``"whole"`` two
-        diagnostics: ``sad_soft`` (SAD over pixels whose true alpha is strictly between 0 and
-        1, / 1000) and ``alpha_soft`` (mean predicted alpha on those pixels, next to
-        ``alpha_soft_true``), which tell hair that was drawn from hair that was erased.
+        diagnostics of :func:`mattinglib.metrics.soft_pixel_errors`: ``sad_soft`` (SAD over
+        pixels whose true alpha is strictly between 0 and 1, / 1000) and ``alpha_soft`` (mean
+        predicted alpha on those pixels, next to ``alpha_soft_true``), which tell hair that
+        was drawn from hair that was erased.
     """
 
     protocol: str
@@ -104,10 +105,7 @@ def evaluate(predictor: torch.nn.Module | Predictor, dataset, protocol: Literal[
         pred = np.clip(np.asarray(predict(image, trimap), dtype=np.float64), 0.0, 1.0)
         row = {"name": sample.get("name", str(i))} | matting_metrics(pred, alpha, trimap, region=protocol)
         if protocol == "whole":
-            soft = (alpha > 0) & (alpha < 1)
-            row["sad_soft"] = float(np.abs(pred - alpha)[soft].sum() / 1000)
-            row["alpha_soft"] = float(pred[soft].mean()) if soft.any() else float("nan")
-            row["alpha_soft_true"] = float(alpha[soft].mean()) if soft.any() else float("nan")
+            row |= soft_pixel_errors(pred, alpha)
         rows.append(row)
     return Evaluation(protocol=protocol, per_image=pd.DataFrame(rows))
 
@@ -122,18 +120,21 @@ def prediction_statistics(models: dict[str, torch.nn.Module], dataset, count: in
     -------
     DataFrame
         One row per name: ``mean_alpha`` (mean predicted alpha), ``true_mean_alpha``,
-        ``grey_share`` (share of pixels predicted strictly between 0.2 and 0.8) and
-        ``true_grey_share`` (the same share of the true alpha).
+        ``grey_share`` (share of pixels predicted inside :data:`~mattinglib.metrics.GREY_BAND`,
+        0.2 to 0.8, :func:`~mattinglib.metrics.grey_share`) and ``true_grey_share`` (the same
+        share of the true alpha).
     """
     samples = [sample_arrays(dataset[index]) for index in range(min(count, len(dataset)))]
     rows = []
     for name, model in models.items():
-        preds = [predict_alpha(model, image) for image, _, _ in samples]
+        # The test trimap goes to every network: a trimap-conditioned (4-channel) one needs it,
+        # an image-only one ignores it.
+        preds = [predict_alpha(model, image, trimap) for image, _, trimap in samples]
         rows.append({
             "network": name,
             "mean_alpha": float(np.mean([p.mean() for p in preds])),
             "true_mean_alpha": float(np.mean([alpha.mean() for _, alpha, _ in samples])),
-            "grey_share": float(np.mean([((p > 0.2) & (p < 0.8)).mean() for p in preds])),
-            "true_grey_share": float(np.mean([((alpha > 0.2) & (alpha < 0.8)).mean() for _, alpha, _ in samples])),
+            "grey_share": float(np.mean([grey_share(p) for p in preds])),
+            "true_grey_share": float(np.mean([grey_share(alpha) for _, alpha, _ in samples])),
         })
     return pd.DataFrame(rows)

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from skimage.measure import label as label_components
 
-from .labels import decode_trimap
+from .labels.codec import decode_trimap
 
 WHOLE_KEYS = ("sad", "mse", "mad", "grad", "conn", "sad_fg", "sad_bg")
 UNKNOWN_KEYS = ("sad", "mse", "grad", "conn")
@@ -204,3 +204,43 @@ def _connectivity_error_map(pred: np.ndarray, gt: np.ndarray, protocol: Literal[
     phi_pred = 1 - d_pred * (d_pred >= 0.15)
     phi_gt = 1 - d_gt * (d_gt >= 0.15)
     return np.abs(phi_pred - phi_gt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagnostics of the soft pixels: what the error metrics alone do not tell
+# ---------------------------------------------------------------------------------------------
+
+#: Open interval of alpha values counted as "grey" (neither foreground nor background).
+GREY_BAND = (0.2, 0.8)
+
+
+def soft_pixel_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Errors on the *soft* pixels, those whose true alpha is strictly between 0 and 1.
+
+    They tell hair that was drawn from hair that was erased, which the whole-image SAD, where
+    the soft pixels are a few percent of the image, blurs.
+
+    Parameters
+    ----------
+    pred, gt : ndarray, shape (H, W), float in [0, 1]
+
+    Returns
+    -------
+    dict
+        ``sad_soft``: SAD over the soft pixels / 1000 (same units as ``sad``);
+        ``alpha_soft``: mean predicted alpha there, next to ``alpha_soft_true``, the mean true
+        alpha there (NaN both when there is no soft pixel).
+    """
+    pred, gt = _check_alpha_pair(pred, gt)
+    soft = (gt > 0) & (gt < 1)
+    return {
+        "sad_soft": float(np.abs(pred - gt)[soft].sum() / 1000),
+        "alpha_soft": float(pred[soft].mean()) if soft.any() else float("nan"),
+        "alpha_soft_true": float(gt[soft].mean()) if soft.any() else float("nan"),
+    }
+
+
+def grey_share(alpha: np.ndarray) -> float:
+    """Share of pixels whose alpha lies strictly inside :data:`GREY_BAND` (a matte that hedges)."""
+    low, high = GREY_BAND
+    return float(((alpha > low) & (alpha < high)).mean())

@@ -18,8 +18,8 @@ each rank takes its slice of the global batch ``batch_size`` (which must divide 
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +32,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from .atomic import atomic_path, atomic_write_text
-from .config import TrainConfig
+from .build import build_criterion, build_datasets, build_model_for
+from .config import RUNTIME_KEYS, TrainConfig
+from .environment import torchrun_ranks
 from .evaluate import evaluate
-from .experiment import build_datasets, build_model_for, supervision_weights
-from .losses import MattingCriterion
+from .supervision import SUPERVISIONS
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -112,7 +113,8 @@ class StepPositions(Sampler):
 
 def _distributed() -> tuple[int, int]:
     """(rank, world size); initialises the process group when launched by torchrun."""
-    if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    _, world, _ = torchrun_ranks()
+    if world == 1:
         return 0, 1
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
@@ -123,7 +125,8 @@ def _device(config: TrainConfig, rank: int) -> torch.device:
     if config.device == "cuda":
         if not torch.cuda.is_available():
             raise RuntimeError("config.device is 'cuda' but no CUDA device is available")
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+        local_rank = torchrun_ranks()[2]
+        return torch.device("cuda", (rank if local_rank is None else local_rank) % torch.cuda.device_count())
     return torch.device(config.device)
 
 
@@ -174,6 +177,14 @@ def _save_checkpoint(path: Path, model, optimizer, step: int, history: list, eva
         torch.save(state, tmp)
 
 
+def checkpoint_step(checkpoint: str | Path) -> int | None:
+    """The step a checkpoint written by :func:`train` was saved at; None when there is none."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+
+
 def load_model(checkpoint: str | Path, device: str = "cpu") -> torch.nn.Module:
     """The trained network stored in a checkpoint written by :func:`train` (eval mode)."""
     path = Path(checkpoint)
@@ -200,11 +211,9 @@ def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
     saved = out_dir / "config.json"
     if not saved.exists():
         return
-    previous = json.loads(saved.read_text())
-    current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
-    may_change = {"progress", "num_workers", "out_dir", "eval_every", "log_every", "checkpoint_every"}
-    differ = sorted(k for k in previous.keys() | current.keys()
-                    if k not in may_change and previous.get(k) != current.get(k))
+    previous = {k: v for k, v in json.loads(saved.read_text()).items() if k not in RUNTIME_KEYS}
+    current = config.identity()
+    differ = sorted(k for k in previous.keys() | current.keys() if previous.get(k) != current.get(k))
     if differ:
         raise ValueError(f"{out_dir} holds a run with a different config (keys {differ}); "
                          "use another out_dir or delete it to start over")
@@ -214,9 +223,36 @@ def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
 # The loop
 # ---------------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _torch_state_restored():
+    """Give back torch's thread count, global RNG state and deterministic mode on exit.
+
+    ``train`` sets all three for its run; a notebook or test that calls it must find them
+    as they were afterwards.
+    """
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_rng_state(rng)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
 def train(config: TrainConfig | dict) -> TrainResult:
-    """Train (or resume) the run described by ``config``; see the module docstring."""
+    """Train (or resume) the run described by ``config``; see the module docstring.
+
+    Torch's thread count, global random state and deterministic mode are set for the run and
+    restored when it returns (or fails).
+    """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    with _torch_state_restored():
+        return _train(cfg)
+
+
+def _train(cfg: TrainConfig) -> TrainResult:
     rank, world = _distributed()
     device = _device(cfg, rank)
     torch.set_num_threads(cfg.threads)
@@ -232,10 +268,9 @@ def train(config: TrainConfig | dict) -> TrainResult:
     train_set, test_set = build_datasets(cfg)
     model = build_model_for(cfg).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=(0.9, 0.999))
-    criterion = MattingCriterion(supervision_weights(cfg), kernel_size=cfg.kernel_size, topk=cfg.topk,
-                                 known_balanced=cfg.known_balanced)
+    criterion = build_criterion(cfg)
     # The propagation term (DDC, or DC for the ablation) is the one whose weight may follow a schedule.
-    propagation = {"known+ddc": "ddc", "known+dc": "dc"}.get(cfg.supervision)
+    propagation = SUPERVISIONS[cfg.supervision].propagation
 
     start_step, history, evaluations = 0, [], []
     if ckpt_path.exists():
@@ -311,5 +346,5 @@ def train(config: TrainConfig | dict) -> TrainResult:
     return TrainResult(cfg, model, pd.DataFrame(history), pd.DataFrame(evaluations), out_dir, speed)
 
 
-__all__ = ["TrainResult", "TrainingDiverged", "train", "load_model", "param_groups", "model_input",
-           "TrainStream", "StepPositions"]
+__all__ = ["TrainResult", "TrainingDiverged", "train", "load_model", "checkpoint_step", "param_groups",
+           "model_input", "TrainStream", "StepPositions"]

@@ -39,12 +39,20 @@ def _alpha_of(dataset, image):
     raise AssertionError("image not in dataset")
 
 
-@pytest.mark.parametrize("method", BASELINES)
+@pytest.mark.parametrize("method", [m for m in BASELINES if m != "trimap"])
 def test_classical_baselines_beat_nothing(composites, method):
     scores = evaluate(baseline_predictor(method), composites, "unknown").mean
     zeros = evaluate(lambda image, trimap: np.where(trimap == 1, 1.0, 0.0), composites, "unknown").mean
-    if method != "trimap":
-        assert scores["sad"] < zeros["sad"], method
+    assert scores["sad"] < zeros["sad"], method
+
+
+def test_the_trimap_baseline_predicts_one_half_where_unsure(composites):
+    scores = evaluate(baseline_predictor("trimap"), composites, "unknown").per_image
+    for index in range(len(composites)):
+        sample = composites[index]
+        alpha, trimap = sample["alpha"][0].numpy().astype(np.float64), sample["trimap"][0].numpy()
+        by_hand = np.abs(0.5 - alpha)[trimap == 0.5].sum() / 1000
+        assert scores["sad"][index] == pytest.approx(by_hand)
 
 
 def test_unknown_baseline_is_refused():
@@ -134,8 +142,12 @@ def test_cli_trains_on_a_users_folder_with_trimaps_only(tmp_path):
     assert sorted(p.name for p in (tmp_path / "alphas").iterdir()) == ["p0.png", "p1.png", "p2.png"]
 
 
-def test_cli_train_starts_from_a_profile(tmp_path, capsys):
-    main(["train", "--profile", "smoke", "--set", f"out_dir={tmp_path / 'run'}", "steps=2"])
+def test_cli_train_starts_from_a_profile_config(tmp_path, capsys):
+    from mattinglib.study.__main__ import main as study_main
+
+    assert study_main(["--profile", "smoke", "--show-config"]) == 0
+    (tmp_path / "smoke.json").write_text(capsys.readouterr().out)
+    main(["train", "--config", str(tmp_path / "smoke.json"), "--set", f"out_dir={tmp_path / 'run'}", "steps=2"])
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (saved["model_width"], saved["crop_size"], saved["steps"]) == (8, 48, 2)  # profile, then --set
     assert "training steps/s" in capsys.readouterr().out

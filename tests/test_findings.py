@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from mattinglib.findings import beats, close_and_better, mean_by, near_best
+from mattinglib.study.findings import beats, close_and_better, mean_by, near_best
 
 
 def _means(**values):

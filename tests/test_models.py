@@ -303,11 +303,14 @@ def test_bad_input_is_rejected():
 
 
 @pytest.mark.parametrize("train", [False, True])
-def test_measure_throughput(train):
+def test_measure_throughput_runs_the_steps_it_times_on_a_copy(train):
     model = build_model("unet", width=8)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    rate = measure_throughput(model, size=(32, 32), batch=2, steps=1, train=train)
-    assert rate > 0
+    seen = []
+    # A training measurement runs on a deep copy: the hook, copied with the model, still reports.
+    model.register_forward_hook(lambda module, inputs, output: seen.append((tuple(inputs[0].shape), module.training)))
+    measure_throughput(model, size=(32, 24), batch=2, steps=3, warmup=1, train=train)
+    assert seen == [((2, 3, 32, 24), train)] * 4  # one warm-up and three timed steps, in the asked mode
     # the caller's model is left as it was (training runs on a copy)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.training

@@ -13,8 +13,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mattinglib.plotting import plot_metric_vs, save_figure, show_images, use_style  # noqa: E402
-from mattinglib.tables import mean_spread, read_table, to_markdown, write_table  # noqa: E402
+from mattinglib.study.plotting import plot_metric_vs, save_figure, show_images, use_style  # noqa: E402
+from mattinglib.study.tables import mean_spread, read_table, to_markdown, write_table  # noqa: E402
 
 
 def _figure():

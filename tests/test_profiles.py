@@ -1,16 +1,27 @@
 """Profiles: the same experiment at three scales, parameters only."""
+import json
+
 import pytest
 
 from mattinglib.config import TrainConfig
-from mattinglib.profiles import BASES, PROFILES, base_config, profile_seeds
+from mattinglib.study.__main__ import main as study_main
+from mattinglib.study.profiles import BASES, PROFILES, base_config, profile_seeds
+from mattinglib.train import train
+
+
+def test_the_profiles_in_order_of_scale():
+    assert PROFILES == ("smoke", "cpu", "paper")
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_profile_is_a_valid_config(profile):
-    config = base_config(profile)
-    assert isinstance(config, TrainConfig)
-    assert all(getattr(config, key) == TrainConfig.from_dict(BASES[profile]).__getattribute__(key)
-               for key in BASES[profile])
+def test_a_profile_sets_its_own_values_not_the_defaults(profile):
+    config, defaults = base_config(profile), TrainConfig()
+    for key, value in BASES[profile].items():
+        expected = tuple(value) if isinstance(value, list) else value
+        assert getattr(config, key) == expected, key
+    # It changes the scale: image, crop, steps or model differ from TrainConfig's defaults.
+    assert any(getattr(config, key) != getattr(defaults, key) for key in ("image_size", "crop_size", "steps", "model"))
+    assert config.progress is False  # notebooks print their own progress
 
 
 def test_paper_profile_is_specs_set_up():
@@ -32,3 +43,11 @@ def test_changes_apply_and_unknown_profiles_or_keys_raise():
 def test_smoke_runs_one_seed_others_all():
     assert profile_seeds("smoke", [0, 1, 2]) == [0]
     assert profile_seeds("cpu", [0, 1, 2]) == [0, 1, 2]
+
+
+def test_show_config_gives_a_file_that_train_reads_back(capsys, tmp_path):
+    assert study_main(["--profile", "smoke", "--show-config"]) == 0
+    values = json.loads(capsys.readouterr().out)
+    assert TrainConfig.from_dict(values) == base_config("smoke").replace(progress=True)
+    result = train(TrainConfig.from_dict(values | {"out_dir": str(tmp_path / "run"), "threads": 1}))
+    assert len(result.history) == 1 and result.history["step"].iloc[-1] == BASES["smoke"]["steps"]

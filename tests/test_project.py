@@ -5,6 +5,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -50,3 +52,66 @@ def test_makefile_targets_exist():
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^study:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "-m pytest" in makefile
+
+
+PACKAGE = REPO / "mattinglib"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute names of the modules a file imports (relative imports resolved)."""
+    import ast
+
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_the_library_never_imports_the_study():
+    offenders = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "study" in path.relative_to(PACKAGE).parts:
+            continue
+        study = sorted(name for name in _imported_modules(path) if name.startswith("mattinglib.study"))
+        if study:
+            offenders[path.relative_to(REPO).as_posix()] = study
+    assert not offenders, offenders
+
+
+def test_the_import_check_sees_relative_imports(tmp_path):
+    # The check above must catch `from .study import x` written inside mattinglib/.
+    probe = PACKAGE / "_probe_for_test.py"
+    probe.write_text("from .study import grid\n")
+    try:
+        assert "mattinglib.study" in _imported_modules(probe)
+    finally:
+        probe.unlink()
+
+
+def test_no_module_is_over_600_lines():
+    long = {path.relative_to(REPO).as_posix(): n for path in PACKAGE.rglob("*.py")
+            if (n := len(path.read_text().splitlines())) > 600}
+    assert not long, long
+
+
+@pytest.mark.parametrize("definition", [r"^PROFILES\s*=", r"^SUPERVISIONS\b.*=", r"^RUNTIME_KEYS\s*="])
+def test_each_fact_is_defined_once(definition):
+    found = [path.relative_to(REPO).as_posix() for path in PACKAGE.rglob("*.py")
+             if re.search(definition, path.read_text(), re.M)]
+    assert len(found) == 1, found
+
+
+def test_environment_variables_are_read_in_one_module():
+    readers = [path.relative_to(REPO).as_posix() for path in PACKAGE.rglob("*.py")
+               if re.search(r"os\.environ\.get|os\.getenv|os\.environ\[[^\]]+\](?!\s*=)", path.read_text())]
+    # bench sets and restores a malloc variable for its child processes; nothing else reads.
+    assert set(readers) <= {"mattinglib/environment.py", "mattinglib/bench.py", "mattinglib/bench/ddc.py",
+                            "mattinglib/bench/timing.py"}, readers

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from mattinglib import study
+from mattinglib.study import execution, provenance
+from mattinglib.study.__main__ import main as study_main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
-REAL_CODE_VERSION = study.code_version  # kept before fixed_code_version pins it
+REAL_CODE_VERSION = provenance.code_version  # kept before fixed_code_version pins it
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -19,7 +21,7 @@ def fixed_code_version():
     saving a file) would otherwise, rightly, invalidate the cache the tests expect to hit.
     That the key follows the code is tested on run_key itself."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(study, "code_version", lambda *args: "code-version-of-the-tests")
+        patch.setattr(provenance, "code_version", lambda *args: "code-version-of-the-tests")
         yield
 
 
@@ -39,11 +41,11 @@ def first_run(study_dirs) -> list[study.NotebookRun]:
     return study.run_study("smoke", jobs=2, results_dir=results, notebooks_dir=notebooks)
 
 
-def _write_notebook(path: Path, parameters_source: str, code: str = "x = 1") -> None:
+def _write_notebook(path: Path, parameters_source: str, code: str = "x = 1", metadata: dict | None = None) -> None:
     cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": parameters_source,
               "outputs": [], "execution_count": None},
              {"cell_type": "code", "metadata": {}, "source": code, "outputs": [], "execution_count": None}]
-    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    path.write_text(json.dumps({"cells": cells, "metadata": metadata or {}, "nbformat": 4, "nbformat_minor": 5}))
 
 
 # ----------------------------------------------------------------------------- no kernel needed
@@ -126,7 +128,7 @@ def test_an_interrupted_swap_is_undone(tmp_path):
     final, old = tmp_path / "nb", tmp_path / ".nb.old"
     old.mkdir()
     (old / "table.csv").write_text("a\n1\n")
-    study._restore_interrupted_swap(final, old)
+    execution._restore_interrupted_swap(final, old)
     assert (final / "table.csv").exists() and not old.exists()
 
 
@@ -143,7 +145,7 @@ def test_first_run_writes_notebook_html_and_run_json(first_run, study_dirs):
     assert record["status"] == "ok" and record["profile"] == "smoke"
     assert record["parameters"] == {"PROFILE": "smoke", "OUTPUT_DIR": hello.resolve().as_posix()}
     assert record["key"] == first_run[1].key
-    assert set(study.RECORDED_PACKAGES) <= set(record["packages"])
+    assert set(provenance.RECORDED_PACKAGES) <= set(record["packages"])
     assert record["packages"]["numpy"] and record["wall_seconds"] > 0
     assert "sha" in record["commit"] and "dirty" in record["commit"]
     # The smoke profile reached the notebook: it wrote two repeats (cpu would write three).
@@ -171,7 +173,7 @@ def test_unknown_parameter_is_an_error_naming_notebook_and_parameter(first_run, 
     with pytest.raises(ValueError, match=r"hello\.ipynb: unknown parameter\(s\) NOT_A_PARAMETER"):
         study.run_study("smoke", only=["hello"], results_dir=results, notebooks_dir=notebooks,
                         overrides={"NOT_A_PARAMETER": 1})
-    status = study.main(["--profile", "smoke", "--notebooks", str(notebooks), "--results", str(results),
+    status = study_main(["--profile", "smoke", "--notebooks", str(notebooks), "--results", str(results),
                          "-p", "SHOULD_FAIL", "true"])
     assert status == 2
     # flaky declares SHOULD_FAIL, hello does not: the error names hello only.
@@ -198,7 +200,7 @@ def test_unchanged_run_is_cached_and_a_changed_parameter_reruns(first_run, study
 
 def test_failing_notebook_keeps_old_results_and_main_names_it(first_run, study_dirs, capsys):
     notebooks, results = study_dirs
-    status = study.main(["--profile", "smoke", "--notebooks", str(notebooks), "--results", str(results),
+    status = study_main(["--profile", "smoke", "--notebooks", str(notebooks), "--results", str(results),
                          "--only", "flaky", "-p", "SHOULD_FAIL", "true"])
     assert status == 1
     captured = capsys.readouterr()
@@ -218,21 +220,59 @@ def test_failing_notebook_keeps_old_results_and_main_names_it(first_run, study_d
     assert "**The latest run failed**" in readme and "RuntimeError: flaky fixture was asked to fail" in readme
 
 
-def test_an_overview_reruns_after_any_notebook_that_ran(tmp_path):
-    # The overview reads the others' results: cached on its own key, it would show stale claims.
+def _with_summary(tmp_path, name="00_summary") -> Path:
+    """The fixtures plus a summary notebook (marked in its metadata) that lists what it read."""
     notebooks = tmp_path / "notebooks"
     shutil.copytree(FIXTURES, notebooks)
-    _write_notebook(notebooks / "00_overview.ipynb", 'PROFILE = "cpu"\nOUTPUT_DIR = "out"',
+    _write_notebook(notebooks / f"{name}.ipynb", 'PROFILE = "cpu"\nOUTPUT_DIR = "out"',
                     "from pathlib import Path\n"
                     "seen = sorted(p.name for p in Path(OUTPUT_DIR).parent.parent.iterdir() if p.is_dir())\n"
-                    "print(seen)")
+                    "print(seen)", metadata={"mattinglib": {"summary": True}})
+    return notebooks
+
+
+def test_the_summary_is_chosen_by_its_mark_not_its_name(tmp_path):
+    notebooks = _with_summary(tmp_path, name="00_headline")
+    _write_notebook(notebooks / "05_overview_of_data.ipynb", 'PROFILE = "cpu"\nOUTPUT_DIR = "out"')
+    assert study.is_summary(notebooks / "00_headline.ipynb")
+    assert not study.is_summary(notebooks / "05_overview_of_data.ipynb")
+    assert [p.stem for p in study.discover_notebooks(notebooks)] == [
+        "05_overview_of_data", "flaky", "hello", "00_headline"]
+
+
+def test_a_summary_reruns_after_any_notebook_that_ran(tmp_path):
+    # The summary reads the others' results: cached on its own key, it would show stale claims.
+    notebooks = _with_summary(tmp_path)
     results = tmp_path / "results"
     first = study.run_study("smoke", jobs=2, results_dir=results, notebooks_dir=notebooks)
-    assert [run.name for run in first] == ["flaky", "hello", "00_overview"]
+    assert [run.name for run in first] == ["flaky", "hello", "00_summary"]
     assert all(run.status == "ok" for run in first)
     assert [run.status for run in study.run_study("smoke", results_dir=results, notebooks_dir=notebooks)] == \
         ["cached"] * 3
+    # hello changes (its claim is reworded) and is rerun alone: the summary is not run now...
     hello = notebooks / "hello.ipynb"
-    hello.write_text(hello.read_text() + "\n")  # same cells, new bytes: a new cache key
+    hello.write_text(hello.read_text().replace("The fixture greets", "The fixture says hello"))
+    only = study.run_study("smoke", only=["hello"], results_dir=results, notebooks_dir=notebooks)
+    assert [(run.name, run.status) for run in only] == [("hello", "ok")]
+    # ...but the next full call, with every other notebook up to date, reruns it.
     again = study.run_study("smoke", jobs=2, results_dir=results, notebooks_dir=notebooks)
-    assert [(run.name, run.status) for run in again] == [("flaky", "cached"), ("hello", "ok"), ("00_overview", "ok")]
+    assert [(run.name, run.status) for run in again] == [("flaky", "cached"), ("hello", "cached"),
+                                                          ("00_summary", "ok")]
+    # A notebook rerun with the same outputs (--force) leaves what the summary read unchanged.
+    forced = study.run_study("smoke", only=["hello"], force=True, results_dir=results, notebooks_dir=notebooks)
+    assert [run.status for run in forced] == ["ok"]
+    assert [run.status for run in study.run_study("smoke", results_dir=results, notebooks_dir=notebooks)] == \
+        ["cached"] * 3
+    record = json.loads((results / "00_summary" / "run.json").read_text())
+    assert "hello/claims.json" in record["key_parts"]["inputs"]
+
+
+def test_a_summary_reruns_when_a_claims_file_it_reads_changed(tmp_path):
+    notebooks = _with_summary(tmp_path)
+    results = tmp_path / "results"
+    study.run_study("smoke", results_dir=results, notebooks_dir=notebooks)
+    claims = results / "hello" / "claims.json"
+    claims.write_text(claims.read_text().replace("reproduced", "not reproduced"))  # e.g. results edited by hand
+    again = study.run_study("smoke", results_dir=results, notebooks_dir=notebooks)
+    assert [(run.name, run.status) for run in again] == [("flaky", "cached"), ("hello", "cached"),
+                                                          ("00_summary", "ok")]

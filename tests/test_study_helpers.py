@@ -8,11 +8,11 @@ import pytest
 
 matplotlib.use("Agg")
 
-from mattinglib.claims import write_claims
+from mattinglib.study.claims import write_claims
 from mattinglib.data import SyntheticMattingDataset
-from mattinglib.figures import plot_selected_neighbors, plot_setting_bars
+from mattinglib.study.figures import plot_selected_neighbors, plot_setting_bars
 from mattinglib.labels import describe_label, make_trimap
-from mattinglib.prior_study import run_prior_study, setting_label
+from mattinglib.study.prior_study import run_prior_study, setting_label
 
 
 def test_claims_are_validated_and_written(tmp_path):
@@ -49,7 +49,7 @@ def test_prior_study_table_and_figures():
 
 
 def test_loss_landscape_prices_every_candidate_matte():
-    from mattinglib.prior_study import loss_landscape
+    from mattinglib.study.prior_study import loss_landscape
 
     dataset = SyntheticMattingDataset(size=48, length=2, seed=0, split="test")
     table = loss_landscape(dataset, kernel_size=5, topk=5)

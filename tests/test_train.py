@@ -69,12 +69,32 @@ def test_every_supervision_trains_and_is_deterministic(tmp_path, supervision):
     pd.testing.assert_frame_equal(first.history, second.history)
     pd.testing.assert_frame_equal(first.evaluations, second.evaluations)
     assert len(first.history) == 6 and list(first.evaluations["step"]) == [3, 6]
-    assert 0 < first.steps_per_second < float("inf")
     expected = {"fine": {"l1", "laplacian"}, "known": {"known"}, "known+ddc": {"known", "ddc"},
                 "known+dc": {"known", "dc"}, "trimap-l1": {"trimap_l1"}}[supervision]
     assert expected | {"total"} <= set(first.history.columns)
     out = Path(first.out_dir)
     assert {"config.json", "checkpoint.pt", "history.csv", "evaluations.csv"} <= {p.name for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("supervision", ["fine", "known", "known+ddc", "known+dc", "trimap-l1"])
+def test_a_short_run_lowers_its_own_loss(tmp_path, supervision):
+    # Four composites seen over and over at a high learning rate: every supervision must fit
+    # its own objective, whatever it is (a loss that is not wired to the network would not).
+    config = tiny(tmp_path, supervision=supervision, train_length=4, steps=40, lr=5e-3, warmup_steps=1,
+                  eval_every=10 ** 6, checkpoint_every=40, lr_milestones=(), lr_factors=())
+    total = train(config).history["total"]
+    assert total.iloc[-8:].mean() < 0.8 * total.iloc[:8].mean(), total.round(4).tolist()
+
+
+def test_train_gives_back_the_torch_state_it_changed(tmp_path):
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(False)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(tiny(tmp_path, threads=1, steps=2))
+    assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
+    assert torch.equal(torch.rand(3), expected)  # the global random stream goes on untouched
 
 
 def test_batches_do_not_depend_on_worker_count(tmp_path):
@@ -102,21 +122,25 @@ def test_resume_refuses_a_different_config(tmp_path):
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    import mattinglib.build as build
     import mattinglib.train as engine
 
-    real = engine.MattingCriterion
+    real = build.build_criterion
 
-    class PoisonAtStep5(real):
+    class PoisonAtStep5(torch.nn.Module):
+        def __init__(self, criterion):
+            super().__init__()
+            self.criterion, self.weights = criterion, criterion.weights
         calls = 0
 
         def forward(self, pred, batch, weights=None):
-            losses = super().forward(pred, batch, weights)
+            losses = self.criterion(pred, batch, weights)
             PoisonAtStep5.calls += 1
             if PoisonAtStep5.calls == 6:  # step 5, one past the checkpoint of step 4
                 losses["total"] = losses["total"] * float("nan")
             return losses
 
-    monkeypatch.setattr(engine, "MattingCriterion", PoisonAtStep5)
+    monkeypatch.setattr(engine, "build_criterion", lambda config: PoisonAtStep5(real(config)))
     cfg = tiny(tmp_path, steps=8)
     with pytest.raises(TrainingDiverged, match=r"step 5.*checkpoint .*\(step 4\) is kept"):
         train(cfg)
@@ -194,7 +218,7 @@ def test_ddp_two_processes_gloo_match_one_process(tmp_path):
 # ---- imperfect alpha labels and the public datasets' layouts -------------------------------
 
 def test_imperfect_alpha_labels_reach_fine_supervision_only(tmp_path):
-    from mattinglib.experiment import build_datasets
+    from mattinglib.build import build_datasets
 
     exact_train, exact_test = build_datasets(tiny(tmp_path))
     quantised_train, quantised_test = build_datasets(tiny(tmp_path, alpha_label="quantised"))
@@ -214,7 +238,7 @@ def test_imperfect_alpha_labels_reach_fine_supervision_only(tmp_path):
 @pytest.mark.parametrize("layout,folder", [("am2k", "AM-2K"), ("p3m10k", "P3M-10K")])
 def test_public_layouts_train_from_alphas_and_hold_out_validation(tmp_path, layout, folder):
     from mattinglib.data.folders import write_example_tree
-    from mattinglib.experiment import build_datasets
+    from mattinglib.build import build_datasets
 
     write_example_tree(tmp_path / "data" / folder, layout, n_train=3, n_validation=2, size=56)
     config = tiny(tmp_path, dataset="folder", folder_layout=layout, data_root=str(tmp_path / "data"),
@@ -227,7 +251,7 @@ def test_public_layouts_train_from_alphas_and_hold_out_validation(tmp_path, layo
 
 
 def test_missing_data_root_names_the_dataset_and_the_variable(tmp_path, monkeypatch):
-    from mattinglib.experiment import build_datasets
+    from mattinglib.build import build_datasets
 
     monkeypatch.delenv("MATTINGLIB_DATA", raising=False)
     with pytest.raises(FileNotFoundError, match=r"dataset 'folder'.*MATTINGLIB_DATA is not set"):

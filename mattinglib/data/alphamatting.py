@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mattinglib.data.transforms import SeededDataset, Transform, make_sample
+from mattinglib.environment import DATA_ENV, data_root_from_env
 from mattinglib.io import check_same_size, read_alpha, read_image, read_trimap
 
 #: The benchmark's own download site; one zip per top-level folder of the layout.
@@ -37,7 +38,6 @@ BASE_URL = "http://www.alphamatting.com/datasets/zip/"
 FOLDERS = ("input_training_lowres", "gt_training_lowres", "trimap_training_lowres")
 TRIMAPS = ("Trimap1", "Trimap2")
 MANIFEST_PATH = Path(__file__).with_name("alphamatting_sha256.json")
-DATA_ENV = "MATTINGLIB_DATA"
 SUBFOLDER = "alphamatting-lowres"
 
 LAYOUT_HELP = (
@@ -52,8 +52,8 @@ urlopen = urllib.request.urlopen
 def data_root(explicit: str | os.PathLike | None = None, needed_by: str | None = None) -> Path:
     """The folder that holds the datasets: ``explicit`` when given, else ``$MATTINGLIB_DATA``.
 
-    The one place that reads the environment variable (configs, notebooks and the CLI all
-    come through here).
+    Configs, notebooks and the CLI all come through here (the variable itself is read by
+    :mod:`mattinglib.environment`).
 
     Raises
     ------
@@ -62,13 +62,13 @@ def data_root(explicit: str | os.PathLike | None = None, needed_by: str | None =
     """
     if explicit:
         return Path(explicit)
-    base = os.environ.get(DATA_ENV)
-    if not base:
+    base = data_root_from_env()
+    if base is None:
         who = f"{needed_by}: no data root given and" if needed_by else "no data root given and"
         raise FileNotFoundError(
             f"{who} {DATA_ENV} is not set: pass data_root=... or set {DATA_ENV} to the folder that holds the "
             f"datasets (e.g. {SUBFOLDER}/: {LAYOUT_HELP})")
-    return Path(base)
+    return base
 
 
 def default_root() -> Path:

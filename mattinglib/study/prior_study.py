@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .baselines import BASELINES, baseline_predictor
-from .evaluate import sample_arrays
-from .metrics import matting_metrics
-from .prior import optimise_alpha
+from mattinglib.baselines import BASELINES, baseline_predictor
+from mattinglib.evaluate import sample_arrays
+from mattinglib.metrics import matting_metrics
+from mattinglib.prior import optimise_alpha
 
 
 def setting_label(setting: dict) -> str:
@@ -113,7 +113,7 @@ def loss_landscape(dataset, kernel_size: int = 11, topk: int = 11, weight: float
     """
     import torch
 
-    from .losses import dc_loss_from_neighbors, ddc_loss_from_neighbors, known_loss, select_neighbors
+    from mattinglib.losses import dc_loss_from_neighbors, ddc_loss_from_neighbors, known_loss, select_neighbors
 
     rows = []
     for index in range(len(dataset)):

@@ -1,9 +1,18 @@
 """Turning score tables into claims: the comparisons each notebook's headline rests on.
 
 Every status in ``results/`` is computed here from the notebook's own numbers (never typed),
-with the same rules in every notebook: a method is *close to* a reference when its mean is
-at most ``(1 + tolerance)`` times the reference's; it *beats* another when its mean is lower
-(all metrics here are errors: lower is better).
+with the same rules in every notebook (all metrics are errors: lower is better):
+
+:func:`mean_by`
+    the mean of a metric per setting, over the rows of one evaluation set and protocol;
+:func:`close_and_better`
+    a candidate comes within ``(1 + tolerance)`` times a reference's mean *and* beats rivals;
+:func:`beats`
+    a candidate's mean is lower than each other's;
+:func:`near_best`
+    a default setting is within one seed standard deviation of the best setting.
+
+These compare means only; each returns a claim dict for :func:`mattinglib.study.claims.write_claims`.
 """
 from __future__ import annotations
 
@@ -21,7 +30,7 @@ def mean_by(scores: pd.DataFrame, by: str, metric: str = "sad", **where) -> pd.S
     Parameters
     ----------
     scores : DataFrame
-        One row per run and evaluation (e.g. the output of :func:`mattinglib.grid.run_grid`).
+        One row per run and evaluation (e.g. the output of :func:`mattinglib.study.grid.run_grid`).
     by : str
         Column whose values index the result (e.g. "variant").
     where : column = value

@@ -1,4 +1,4 @@
-"""Figures specific to the study (the generic helpers are in :mod:`mattinglib.plotting`)."""
+"""Figures specific to the study (the generic helpers are in :mod:`mattinglib.study.plotting`)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .losses import select_neighbors
+from mattinglib.losses import select_neighbors
 
 
 def plot_selected_neighbors(image: np.ndarray, points: Sequence[tuple[int, int]], kernel_size: int = 11,
@@ -83,7 +83,7 @@ def plot_setting_bars(table: pd.DataFrame, metric: str = "sad", by: str = "setti
 
 def prediction_rows(eval_sets: dict[str, object], models: dict[str, "torch.nn.Module"],
                     index: int = 0) -> list[list[tuple]]:
-    """Panels for :func:`mattinglib.plotting.show_images`: per evaluation set, one held-out
+    """Panels for :func:`mattinglib.study.plotting.show_images`: per evaluation set, one held-out
     image, its true alpha, then every model's prediction (the models see the image only).
 
     Parameters
@@ -95,13 +95,14 @@ def prediction_rows(eval_sets: dict[str, object], models: dict[str, "torch.nn.Mo
     index : int
         Which sample of each set (clipped to the set's length).
     """
-    from .evaluate import predict_alpha, sample_arrays
+    from mattinglib.evaluate import predict_alpha, sample_arrays
 
     rows = []
     for set_name, dataset in eval_sets.items():
-        image, alpha, _ = sample_arrays(dataset[min(index, len(dataset) - 1)])
+        image, alpha, trimap = sample_arrays(dataset[min(index, len(dataset) - 1)])
         row = [(set_name, image, "image"), ("truth", alpha, "alpha")]
-        row += [(name, predict_alpha(model, image), "alpha") for name, model in models.items()]
+        # The test trimap goes to every network (a 4-channel one needs it, others ignore it).
+        row += [(name, predict_alpha(model, image, trimap), "alpha") for name, model in models.items()]
         rows.append(row)
     return rows
 
@@ -116,18 +117,18 @@ def disagreement_rows(model: "torch.nn.Module", dataset, count: int = 2,
 
     Returns
     -------
-    rows : list of rows for :func:`mattinglib.plotting.show_images`
+    rows : list of rows for :func:`mattinglib.study.plotting.show_images`
         image, provided truth, prediction, prediction - truth (signed).
     names : list of str
         The samples shown, most disagreeing first.
     """
-    from .evaluate import predict_alpha, sample_arrays
+    from mattinglib.evaluate import predict_alpha, sample_arrays
 
     found = []
     for index in range(len(dataset)):
         sample = dataset[index]
         image, alpha, trimap = sample_arrays(sample)
-        pred = predict_alpha(model, image)
+        pred = predict_alpha(model, image, trimap)
         unknown = trimap == 0.5
         gap = float(np.abs(pred - alpha)[unknown].mean()) if unknown.any() else 0.0
         found.append((gap, str(sample.get("name", index)), image, alpha, pred))

@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mattinglib.build import TEST_FRACTION, TEST_SEED
 from mattinglib.data import AlphaMattingDataset, split_scenes
-from mattinglib.experiment import TEST_FRACTION, TEST_SEED, describe_training_labels, evaluation_sets, runs_root
-from mattinglib.figures import disagreement_rows, prediction_rows
+from mattinglib.evaluate import prediction_statistics
 from mattinglib.models import build_model
-from mattinglib.profiles import base_config
+from mattinglib.study.evalsets import describe_training_labels, evaluation_sets, runs_root
+from mattinglib.study.figures import disagreement_rows, prediction_rows
+from mattinglib.study.profiles import base_config
 
 
 def test_evaluation_sets_without_the_scenes_keep_the_synthetic_set(monkeypatch, tmp_path, capsys):
@@ -65,7 +67,7 @@ def test_prediction_and_disagreement_panels():
 def test_metric_grid_has_a_row_per_evaluation_set():
     import pandas as pd
 
-    from mattinglib.figures import plot_metric_grid
+    from mattinglib.study.figures import plot_metric_grid
 
     runs = pd.DataFrame({"eval_set": ["a", "a", "b", "b"] * 2, "window": [3, 11] * 4, "sad": [1.0, 2.0, 300.0, 200.0] * 2})
     fig = plot_metric_grid(runs, {"window": (runs, "window"), "again": (runs, "window")}, log_columns=["again"])
@@ -73,10 +75,19 @@ def test_metric_grid_has_a_row_per_evaluation_set():
     assert fig.axes[3].get_xscale() == "log"
 
 
+def test_trimap_conditioned_networks_get_the_trimap_in_every_prediction_helper():
+    sets = evaluation_sets(base_config("smoke"))
+    model = build_model("unet", width=8, in_channels=4)
+    table = prediction_statistics({"4-channel": model}, sets["synthetic"], count=2)
+    assert 0 <= table.loc[0, "mean_alpha"] <= 1
+    rows = prediction_rows(sets, {"4-channel": model})
+    assert rows[0][2][1].shape == rows[0][1][1].shape
+    panels, _ = disagreement_rows(model, sets["synthetic"], count=1)
+    assert panels[0][2][1].shape == panels[0][1][1].shape
+
+
 def test_prediction_statistics_tell_a_network_that_misses_from_the_truth():
     import torch
-
-    from mattinglib.evaluate import prediction_statistics
 
     class Constant(torch.nn.Module):
         def __init__(self, value):

@@ -1,5 +1,9 @@
 """The three scales of every experiment: ``smoke``, ``cpu`` and ``paper``.
 
+A profile's settings as a config file for ``python -m mattinglib train --config FILE``::
+
+    python -m mattinglib.study --profile paper --show-config > paper.json
+
 Same code, parameters only: each network notebook builds its runs from
 :func:`base_config` of its ``PROFILE`` and changes only what its experiment is about.
 
@@ -16,9 +20,7 @@ Same code, parameters only: each network notebook builds its runs from
 """
 from __future__ import annotations
 
-from .config import TrainConfig
-
-PROFILES = ("smoke", "cpu", "paper")
+from mattinglib.config import TrainConfig
 
 #: Settings shared by every run of a profile (the rest are TrainConfig's defaults).
 BASES: dict[str, dict] = {
@@ -34,6 +36,10 @@ BASES: dict[str, dict] = {
                   ddc_weight=10.0, test_length=200, device="cuda", num_workers=8,
                   checkpoint_every=500, eval_every=10 ** 6),
 }
+
+
+#: The profiles, in order of scale.
+PROFILES = tuple(BASES)
 
 
 def base_config(profile: str, **changes) -> TrainConfig:
@@ -52,3 +58,4 @@ def base_config(profile: str, **changes) -> TrainConfig:
 def profile_seeds(profile: str, seeds: list[int]) -> list[int]:
     """The seeds a profile runs: the first one only at ``smoke``, all of them otherwise."""
     return list(seeds[:1]) if profile == "smoke" else list(seeds)
+

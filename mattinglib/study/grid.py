@@ -17,24 +17,20 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .config import TrainConfig
-from .evaluate import evaluate
-from .train import train
-
-
-#: Config keys that do not change what a run computes, left out of its folder name.
-_NOT_IN_NAME = ("out_dir", "progress", "num_workers", "eval_every", "log_every", "checkpoint_every")
+from mattinglib.build import build_datasets
+from mattinglib.config import TrainConfig
+from mattinglib.evaluate import evaluate
+from mattinglib.train import CHECKPOINT, checkpoint_step, load_model, train
 
 
 def run_dir(root: str | Path, config: TrainConfig) -> Path:
     """Folder of the run ``config`` describes: ``root/<supervision>-<seed>-<digest>``.
 
     The digest (12 hex digits of a SHA-256) covers every config key that changes the
-    numbers, so two grids asking for the same run get the same folder, and a changed
-    setting can never resume an unrelated run.
+    numbers (:meth:`~mattinglib.config.TrainConfig.identity`), so two grids asking for the
+    same run get the same folder, and a changed setting can never resume an unrelated run.
     """
-    values = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_NAME}
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps(config.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Path(root) / f"{config.supervision}-seed{config.seed}-{digest}"
 
 
@@ -79,17 +75,25 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
     rows = []
     bar = tqdm(total=len(configs), desc="runs" if jobs == 1 else "scoring", disable=not progress)
     for (variant, seed), config in configs.items():
-        result = train(config)  # resumes, or returns at once when the run is complete
+        model = _finished_model(config)
         torch.set_num_threads(base.threads)  # score with every thread the base config grants
         sets = eval_sets if eval_sets is not None else {"held-out": _own_test_set(config)}
         for set_name, dataset in sets.items():
             for protocol in protocols:
-                mean = evaluate(result.model, dataset, protocol).mean
+                mean = evaluate(model, dataset, protocol).mean
                 rows.append({"variant": variant, "seed": seed, "eval_set": set_name, "protocol": protocol}
                             | mean.to_dict() | {"run_dir": config.out_dir})
         bar.update(1)
     bar.close()
     return pd.DataFrame(rows)
+
+
+def _finished_model(config: TrainConfig) -> torch.nn.Module:
+    """The trained network of a run: loaded when its last step is saved, else trained (resumed) first."""
+    checkpoint = Path(config.out_dir) / CHECKPOINT
+    if checkpoint_step(checkpoint) != config.steps:
+        train(config)
+    return load_model(checkpoint)
 
 
 def _with_threads(config: TrainConfig, jobs: int) -> TrainConfig:
@@ -115,7 +119,6 @@ def _train_quietly(config: dict) -> str:
 
 
 def _own_test_set(config: TrainConfig):
-    from .experiment import build_datasets
     test = build_datasets(config)[1]
     if test is None:
         raise ValueError(f"the runs of dataset {config.dataset!r} have no held-out set: pass eval_sets")

@@ -1,0 +1,58 @@
+"""The environment variables mattinglib reads, all of them, in this one module.
+
+==================  =====================================================================
+variable            meaning
+==================  =====================================================================
+``MATTINGLIB_DATA``  folder holding the datasets (``alphamatting-lowres/``, ``AM-2K/``, ...)
+``MATTINGLIB_CACHE`` where derived data (estimated foregrounds) are cached; default
+                     ``~/.cache/mattinglib``
+``MATTINGLIB_RUNS``  folder of the study's training runs; default ``runs/`` (the study adds
+                     the profile's name)
+``RANK``,            set by ``torchrun``: this process's rank, the number of processes and
+``WORLD_SIZE``,      the rank on this machine (multi-GPU training)
+``LOCAL_RANK``
+``CI``               set by continuous integration: no progress bars
+==================  =====================================================================
+
+Every other module asks these functions, so a variable is named, defaulted and documented
+once.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_ENV = "MATTINGLIB_DATA"
+CACHE_ENV = "MATTINGLIB_CACHE"
+RUNS_ENV = "MATTINGLIB_RUNS"
+
+
+def data_root_from_env() -> Path | None:
+    """``$MATTINGLIB_DATA`` as a path, or None when it is unset or empty."""
+    value = os.environ.get(DATA_ENV)
+    return Path(value) if value else None
+
+
+def cache_dir() -> Path:
+    """Where derived data are cached: ``$MATTINGLIB_CACHE`` or ``~/.cache/mattinglib``."""
+    value = os.environ.get(CACHE_ENV)
+    return Path(value) if value else Path.home() / ".cache" / "mattinglib"
+
+
+def runs_dir_from_env() -> Path | None:
+    """``$MATTINGLIB_RUNS`` as a path, or None when it is unset or empty."""
+    value = os.environ.get(RUNS_ENV)
+    return Path(value) if value else None
+
+
+def torchrun_ranks() -> tuple[int, int, int | None]:
+    """``(RANK, WORLD_SIZE, LOCAL_RANK)`` as torchrun sets them; ``(0, 1, None)`` outside it."""
+    if "RANK" not in os.environ:
+        return 0, 1, None
+    local = os.environ.get("LOCAL_RANK")
+    return int(os.environ["RANK"]), int(os.environ.get("WORLD_SIZE", "1")), None if local is None else int(local)
+
+
+def in_ci() -> bool:
+    """Whether we run under continuous integration (``$CI`` set and not empty)."""
+    return bool(os.environ.get("CI"))

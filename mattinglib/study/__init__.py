@@ -1,0 +1,32 @@
+"""The study: what runs the experiments of the notebooks on top of the library.
+
+=====================  ==================================================================
+module                 what
+=====================  ==================================================================
+``notebooks``          which notebooks there are, their ``parameters`` cell, the summary mark
+``provenance``         code version, cache keys, commit, package versions
+``execution``          :func:`run_study`: papermill, cache, atomic results, parallel notebooks
+``readme``             ``results/README.md``
+``__main__``           ``python -m mattinglib.study``
+``profiles``           the ``smoke`` / ``cpu`` / ``paper`` scales of every experiment
+``grid``               grids of training runs, run folders named by their config
+``evalsets``           the runs' folder, the evaluation sets, what a training label says
+``findings``           statuses of claims computed from score tables
+``claims``             the one schema of ``claims.json``
+``tables``             CSV + Markdown tables, mean ± std summaries
+``plotting``           figure helpers (style, image grids, reproducible PNG / PDF)
+``figures``            the study's own figures
+``prior_study``        DDC as a per-image matting prior (notebook 02)
+=====================  ==================================================================
+
+The library (``mattinglib`` outside this package) never imports from here.
+"""
+from __future__ import annotations
+
+from .claims import collect_claims, read_claims, write_claims
+from .execution import NotebookRun, run_study
+from .notebooks import discover_notebooks, is_summary, parse_override, read_parameters
+from .provenance import code_version, run_key
+
+__all__ = ["NotebookRun", "run_study", "discover_notebooks", "is_summary", "read_parameters", "parse_override",
+           "collect_claims", "read_claims", "write_claims", "code_version", "run_key"]

@@ -1,0 +1,137 @@
+"""Provenance of a study run: the code version, the cache key, the commit and the packages.
+
+A notebook's results are keyed by the notebook file's hash, the injected parameters, the code
+version (hash of every ``mattinglib/**/*.py``), the profile and, for a summary notebook, the
+results it reads (:func:`summary_inputs`); ``run.json`` records the key, its parts, the commit
+and the package versions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import mattinglib
+
+#: Packages whose versions every run.json records.
+RECORDED_PACKAGES = ("torch", "numpy", "scipy", "scikit-image", "pymatting", "pandas", "matplotlib",
+                     "papermill", "mattinglib")
+#: The repository checkout this package lives in (editable install): notebooks run from here.
+REPO_ROOT = Path(mattinglib.__file__).resolve().parents[1]
+PACKAGE_DIR = Path(mattinglib.__file__).resolve().parent
+#: Files of another notebook's results that a summary notebook reads (claims and tables).
+SUMMARY_INPUT_PATTERNS = ("claims.json", "*.csv")
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def code_version(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
+    """Hex SHA-256 over the relative paths and bytes of every ``*.py`` file of the package."""
+    package_dir = Path(package_dir)
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_key(notebook: Path, parameters: dict, profile: str, code: str,
+            inputs: dict[str, str] | None = None) -> tuple[str, dict]:
+    """The cache key of a run and the parts it hashes.
+
+    ``parameters`` must not contain ``OUTPUT_DIR`` (where a run writes is not what it computes).
+    ``inputs`` (a summary notebook's, :func:`summary_inputs`) joins the parts when given.
+    """
+    parts = {"notebook_sha256": _sha256_file(notebook), "parameters": parameters,
+             "code_version": code, "profile": profile}
+    if inputs is not None:
+        parts["inputs"] = inputs
+    text = json.dumps(parts, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest(), parts
+
+
+def git_state(repo: Path = REPO_ROOT, exclude: Path | None = None) -> dict:
+    """``{"sha": HEAD or None, "dirty": bool or None}`` of the repository.
+
+    ``exclude`` (the results folder) is left out of the dirty check: writing results must not
+    make the next run's tree look modified.
+    """
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    sha = git("rev-parse", "HEAD")
+    if sha is None:
+        return {"sha": None, "dirty": None}
+    pathspec = ["--", "."]
+    if exclude is not None:
+        try:
+            pathspec.append(f":(exclude){Path(exclude).resolve().relative_to(repo.resolve()).as_posix()}")
+        except ValueError:
+            pass  # results outside the repository cannot dirty it
+    status = git("status", "--porcelain", *pathspec)
+    return {"sha": sha, "dirty": None if status is None else bool(status)}
+
+
+def package_versions() -> dict:
+    """Installed versions of :data:`RECORDED_PACKAGES` (None where not installed)."""
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path relative to the repository root when inside it (what notebooks see as cwd)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def summary_inputs(results_dir: str | os.PathLike, notebooks: list[Path]) -> dict[str, str]:
+    """SHA-256 of every file a summary notebook may read: ``results_dir/<nb>/claims.json`` and
+    ``*.csv`` of each of ``notebooks``, by path relative to ``results_dir``.
+
+    Part of a summary notebook's cache key, so it reruns whenever a claim or table it reads
+    changed, whichever call of the runner changed it.
+    """
+    results_dir = Path(results_dir)
+    digests = {}
+    for notebook in notebooks:
+        folder = results_dir / notebook.stem
+        for pattern in SUMMARY_INPUT_PATTERNS:
+            for path in sorted(folder.glob(pattern)):
+                digests[path.relative_to(results_dir).as_posix()] = _sha256_file(path)
+    return dict(sorted(digests.items()))
+
+
+def read_run_json(folder: Path) -> dict | None:
+    """The ``run.json`` of a results folder, or None when it is missing or unreadable."""
+    try:
+        return json.loads((Path(folder) / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def is_cached(final_dir: Path, name: str, key: str) -> bool:
+    """Whether ``final_dir`` holds a successful run of notebook ``name`` with cache key ``key``."""
+    record = read_run_json(final_dir)
+    if record is None or not (final_dir / f"{name}.ipynb").is_file():
+        return False
+    return record.get("key") == key and record.get("status") == "ok"

@@ -1,0 +1,222 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10 · Fine labels against trimap-only training (the paper's main claim)
+#
+# **Claim.** A matting network trained with a trimap as its only label, through the known loss plus $\lambda\,$DDC,
+# comes close to the same network trained with fine alpha labels, and clearly beats the same network trained with the
+# known loss alone (nothing supervises the unknown band), with the undirected DC loss, or by regressing the trimap's
+# 0 / ½ / 1 values directly.
+#
+# **Set-up.** One model and one schedule (the profile's, `mattinglib.study.profiles`); only the supervision changes:
+# `fine` (L1 + Laplacian L1 to the true alpha), `known+ddc` (the paper), `known+dc`, `known`, `trimap-l1`. Several
+# seeds each. Every network sees the image only. Scored on held-out synthetic composites, on composites of held-out
+# real foregrounds (alphamatting.com scenes no network trained on) over held-out photos, and on those held-out real
+# photos themselves, under both metric protocols (whole image and unknown region).
+#
+# **The regime, and how it was found.** While planning, a 1 M-parameter CNN trained on *whole* composites shrunk to
+# 96 px with $\lambda = 10$ gave the opposite of the claim (SAD 2.30 against 0.53 with fine labels). Our first
+# session's exploration (one seed each, 96 px crops of 128 px composites, 1,000 steps, the width-16 U-Net; commands
+# in the closing note of issue 3) measured, whole-image SAD on 50 held-out composites: fine 1.66, known only 2.04,
+# known + 10 DDC 3.21 (the network collapses to alpha ≈ 0, foreground included), the same with a warm-up ramp 3.39,
+# known + 3 DDC 2.25, **known + 1 DDC 1.43**, and a class-balanced known loss with $\lambda = 10$ collapsed to the other
+# constant (SAD 5.6 at step 500). Notebook 02 explains why: on small synthetic crops a constant matte costs *less*
+# DDC than any slightly blurred matte, so a network that cannot draw exact strands is pushed to draw none; the known
+# loss must outweigh that pull, which at our scale takes $\lambda \approx 1$. The `cpu` profile therefore uses
+# **$\lambda = 1$** (64 px crops of 96 px composites, 600 steps; this notebook reruns $\lambda$ = 3 and 10 below so
+# the choice is visible); the `paper` profile keeps the paper's $\lambda = 10$. The weight was chosen on the
+# synthetic held-out set; the real-foreground composites and the real photos were not looked at when choosing, so
+# they are the clean test.
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from mattinglib.study.claims import write_claims
+from mattinglib.evaluate import prediction_statistics
+from mattinglib.study.evalsets import evaluation_sets, runs_root
+from mattinglib.study.figures import plot_setting_bars, prediction_rows
+from mattinglib.study.findings import beats, close_and_better, mean_by
+from mattinglib.study.grid import run_grid
+from mattinglib.study.plotting import save_figure, show_images, use_style
+from mattinglib.study.profiles import base_config, profile_seeds
+from mattinglib.study.tables import mean_spread, write_table
+from mattinglib.train import load_model
+
+use_style()
+
+# %% tags=["parameters"]
+PROFILE = "cpu"
+OUTPUT_DIR = "results/10_fine_vs_trimap"
+RUNS_DIR = None        # default: $MATTINGLIB_RUNS or runs/, then the profile's name
+DATA_ROOT = None       # folder holding alphamatting-lowres/ (default: $MATTINGLIB_DATA)
+DOWNLOAD = False       # fetch the alphamatting.com scenes when they are absent
+SEEDS = [0, 1, 2]
+JOBS = 2               # runs trained at once (one thread each on 2 cores)
+DDC_WEIGHT = None      # lambda of known + lambda DDC (and DC); None: the profile's
+SWEEP_WEIGHTS = [3.0, 10.0]
+SWEEP_SEEDS = [0]
+MAX_SCENES = None      # held-out real photos scored (None: all of them)
+CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone_checkpoint": "dino_vits16.pth"}
+
+# %%
+base = base_config(PROFILE, **({"data_root": DATA_ROOT} if DATA_ROOT else {}), **CONFIG_CHANGES)
+if DDC_WEIGHT is not None:
+    base = base.replace(ddc_weight=DDC_WEIGHT)
+seeds = profile_seeds(PROFILE, SEEDS)
+runs = runs_root(PROFILE, RUNS_DIR)
+out = Path(OUTPUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+VARIANTS = {
+    "fine": {"supervision": "fine"},
+    "known+ddc": {"supervision": "known+ddc"},
+    "known+dc": {"supervision": "known+dc"},
+    "known": {"supervision": "known"},
+    "trimap-l1": {"supervision": "trimap-l1"},
+}
+eval_sets = evaluation_sets(base, DATA_ROOT, DOWNLOAD, max_scenes=2 if PROFILE == "smoke" else MAX_SCENES)
+print(f"lambda = {base.ddc_weight}, {base.steps} steps of batch {base.batch_size}, {base.crop_size} px crops, "
+      f"model {base.model} (width {base.model_width}); seeds {seeds}")
+own_set = next(iter(eval_sets))  # the profile's own held-out set: synthetic composites, or AM-2K validation
+print({name: len(dataset) for name, dataset in eval_sets.items()})
+
+# %% [markdown]
+# ## Train the grid and score every run
+#
+# Each (supervision, seed) trains into its own folder under the profile's runs folder, named after its config: a
+# finished run is reused (notebooks 30 and 40 reuse this notebook's fine-label and known + DDC runs), an interrupted
+# one resumes from its last checkpoint.
+
+# %%
+scores = run_grid(base, VARIANTS, seeds, runs, eval_sets=eval_sets, jobs=JOBS)
+write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
+summary = mean_spread(scores, by=["eval_set", "protocol", "variant"],
+                      metrics=["sad", "mse", "grad", "conn", "sad_fg", "sad_bg", "sad_soft"])
+write_table(summary, out / "summary",
+            caption=f"Mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, lambda = {base.ddc_weight}). "
+                    "SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands; whole = AM-2K protocol, unknown = alphamatting.com protocol; "
+                    "sad_fg / sad_bg / sad_soft: whole-image SAD on the trimap's FG, BG and the truly soft pixels.")
+summary[summary["protocol"] == "whole"]
+
+# %%
+whole = scores[scores["protocol"] == "whole"]
+for set_name in eval_sets:
+    fig = plot_setting_bars(whole[whole["eval_set"] == set_name], "sad", by="variant",
+                            title=f"whole-image SAD, {set_name} ({len(seeds)} seeds)")
+    save_figure(fig, out / f"sad_{set_name.replace(' ', '_')}")
+
+# %% [markdown]
+# ## The DDC weight, rerun
+#
+# The paper's $\lambda = 10$ and an intermediate $\lambda = 3$, same model and schedule, on the profile's own held-out set,
+# next to the main grid's $\lambda$. `alpha_soft` is the mean predicted alpha on the truly soft pixels
+# ($0 < \alpha < 1$; `alpha_soft_true` is their true mean): a collapse toward a constant matte shows there first.
+
+# %%
+sweep_variants = {f"known+ddc lambda={w:g}": {"supervision": "known+ddc", "ddc_weight": float(w)} for w in SWEEP_WEIGHTS}
+sweep_variants[f"known+ddc lambda={base.ddc_weight:g}"] = {"supervision": "known+ddc"}
+sweep_variants["fine"] = {"supervision": "fine"}
+sweep_seeds = profile_seeds(PROFILE, SWEEP_SEEDS)
+sweep = run_grid(base, sweep_variants, sweep_seeds, runs, eval_sets={own_set: eval_sets[own_set]},
+                 protocols=("whole",), jobs=JOBS)
+sweep_table = mean_spread(sweep, by="variant",
+                          metrics=["sad", "mse", "sad_fg", "sad_bg", "sad_soft", "alpha_soft", "alpha_soft_true"])
+write_table(sweep_table, out / "ddc_weight",
+            caption=f"Known + lambda DDC for several lambda, {own_set} held-out set, whole image, seeds {sweep_seeds}.")
+sweep_table
+
+# %% [markdown]
+# ## Predictions side by side
+#
+# One held-out image of each evaluation set, the prediction of every supervision (first seed) next to the truth.
+
+# %%
+first_seed = scores[(scores["seed"] == seeds[0])].drop_duplicates("variant").set_index("variant")["run_dir"]
+models = {variant: load_model(Path(first_seed[variant]) / "checkpoint.pt") for variant in VARIANTS}
+save_figure(show_images(prediction_rows(eval_sets, models)), out / "predictions")
+
+# %% [markdown]
+# ## What the networks predict
+#
+# Mean predicted alpha and the share of grey pixels ($0.2 < \alpha < 0.8$) on the first ten images of each set (first
+# seed), next to the truth's: it tells a network that misses the foreground from one that hedges, which SAD alone does
+# not.
+
+# %%
+predicted = pd.concat([prediction_statistics(models, dataset, count=10).assign(eval_set=set_name)
+                       for set_name, dataset in eval_sets.items()], ignore_index=True)
+write_table(predicted, out / "what_networks_predict",
+            caption="Mean predicted alpha and share of grey pixels (0.2 < alpha < 0.8), first ten images of each set, first seed.")
+predicted
+
+# %% [markdown]
+# ## Findings
+#
+# Computed from the table above (whole-image SAD, mean over seeds). The paper's bar: trimap-only SAD within 15 % of
+# fine-label SAD, and better than known-only and than DC.
+
+# %%
+context = f"{len(seeds)} seed(s), {PROFILE} profile, lambda = {base.ddc_weight:g}"
+claims = []
+for set_name in eval_sets:
+    means = mean_by(scores, "variant", protocol="whole", eval_set=set_name)
+    claims.append(close_and_better(
+        means, "known+ddc", "fine", ["known", "known+dc"], context=context,
+        claim=f"Trimap-only training (known + DDC) comes within 15 % of fine labels and beats known-only and DC "
+              f"({set_name}, whole-image SAD)"))
+own_means = mean_by(scores, "variant", protocol="whole", eval_set=own_set)
+claims.append(beats(own_means, "known+ddc", ["known+dc"], context=context,
+                    claim=f"The directional loss (DDC) beats the undirected one (DC) ({own_set}, whole-image SAD)"))
+sweep_means = mean_by(sweep, "variant")
+paper_weight = "known+ddc lambda=10"
+if paper_weight in sweep_means:
+    claims.append(close_and_better(sweep_means, paper_weight, "fine", [], context=f"seeds {sweep_seeds}, {PROFILE} profile",
+                        claim="With the paper's weight lambda = 10, trimap-only training comes within 15 % of fine labels "
+                              f"({own_set}, whole-image SAD)"))
+write_claims(out, claims)
+pd.DataFrame(claims)
+
+# %% [markdown]
+# ## Reading the numbers
+#
+# *(Written after the `cpu` run whose results are committed; the table and claims above are recomputed on every
+# run.)*
+#
+# **In distribution (synthetic composites, 3 seeds):** trimap-only training with $\lambda = 1$ reaches whole-image SAD
+# 1.09 ± 0.02 against 1.40 ± 0.10 with fine labels: better, not just within 15 %. The fine-label network's extra error
+# is in the background (SAD-BG 0.52 against 0.17); restricted to the transition band (unknown-region protocol) fine
+# labels are ahead, 0.81 against 0.86 (+6 %), still within the paper's bar, and MSE is 0.073 against 0.080. Known-only
+# training is clearly worse (1.24 whole, 0.96 unknown; Grad 3.6 against 2.5), and regressing the trimap's levels is
+# worst (2.48). This is the paper's main claim, reproduced at our scale.
+#
+# **DDC against DC: not distinguished.** At $\lambda = 1$ the two losses give the same SAD (1.093 against 1.091 whole,
+# 0.86 against 0.84 unknown); DC even has the lower Grad error (2.25 against 2.49). The texture-copying of DC that
+# motivates the directional form is a large-weight effect; at the weight our networks tolerate it does not show.
+#
+# **The paper's weight collapses.** With $\lambda = 10$ the network predicts alpha ≈ 0 on the soft pixels (mean 0.01,
+# truth 0.45) and loses foreground (SAD-FG 0.61): SAD 1.94, worse than known-only. $\lambda = 3$ is in between (1.67,
+# soft alpha 0.10). Notebook 02 prices why: on small synthetic crops a flat matte costs less DDC than any slightly
+# blurred one, so the known loss has to dominate. Whether a pretrained ViT at 512 px draws mattes sharp enough for
+# $\lambda = 10$ is the `paper` profile's question (notebook 50).
+#
+# **Real foregrounds and real photos: every network is lost, equally.** Trained on synthetic composites only, none of
+# the networks finds the foreground of a real scene (on the real photos, 180–200 of the ~300 SAD are on the trimap's
+# *known* foreground, and their mean predicted alpha there is far below the truth's, see "What the networks
+# predict"), so the supervisions land within 8 % of each other, and regressing ½ wherever unsure (`trimap-l1`)
+# scores best (4.73 on real-foreground composites, 275 on the photos). The "reproduced" status on the real photos
+# means equally lost, not equally good. Testing the claim on real data needs real training data and a pretrained
+# backbone: the `paper` profile.

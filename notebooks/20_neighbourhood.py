@@ -1,0 +1,138 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 20 · The neighbourhood of DDC: window size and number of neighbours
+#
+# **Question.** DDC compares every pixel with the $k$ pixels of its $K \times K$ window whose colours are closest
+# (SPEC.md; the paper's default is $K = 11$, $k = 11$). How much does the trimap-only network depend on these two
+# choices? A small window propagates alpha only a few pixels into the unknown band, so a wide band stays
+# unsupervised; a large window compares pixels that may belong to different objects. Few neighbours constrain little;
+# many neighbours include dissimilar pixels whose large colour distance allows almost any alpha change.
+#
+# **Set-up.** The model, schedule and $\lambda$ of notebook 10 (`known+ddc`, the profile's settings), changing only
+# the selection: window $K \in \{3, 5, 7, 11, 15, 21\}$ with $k = K$, then $k \in \{3, 6, 11, 22, 44\}$ at $K = 11$.
+# Several seeds; the run with $K = k = 11$ is notebook 10's `known+ddc` run, reused. Scored like notebook 10.
+# Notebook 02 asked the same question of DDC as a prior without a network (window 5 against 11 on the real scenes).
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from mattinglib.study.claims import write_claims
+from mattinglib.study.evalsets import evaluation_sets, runs_root
+from mattinglib.study.figures import plot_metric_grid
+from mattinglib.study.findings import near_best
+from mattinglib.study.grid import run_grid
+from mattinglib.study.plotting import save_figure, use_style
+from mattinglib.study.profiles import base_config, profile_seeds
+from mattinglib.study.tables import mean_spread, write_table
+
+use_style()
+
+# %% tags=["parameters"]
+PROFILE = "cpu"
+OUTPUT_DIR = "results/20_neighbourhood"
+RUNS_DIR = None        # default: $MATTINGLIB_RUNS or runs/, then the profile's name
+DATA_ROOT = None       # folder holding alphamatting-lowres/ (default: $MATTINGLIB_DATA)
+DOWNLOAD = False
+SEEDS = [0, 1]
+JOBS = 2
+# windows K (with k = K), then neighbour counts k at K = DEFAULT_WINDOW
+WINDOWS = [3, 5, 7, 11, 15, 21]
+TOPKS = [3, 6, 11, 22, 44]
+DEFAULT_WINDOW = 11
+DEFAULT_TOPK = 11
+MAX_SCENES = None      # held-out real photos scored (None: all of them)
+SCORE_REAL_PHOTOS = False  # notebook 10 shows that networks trained on composites are lost on real photos
+CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone_checkpoint": "dino_vits16.pth"}
+
+# %%
+base = base_config(PROFILE, **({"data_root": DATA_ROOT} if DATA_ROOT else {}), **CONFIG_CHANGES).replace(supervision="known+ddc")
+seeds = profile_seeds(PROFILE, SEEDS)
+runs = runs_root(PROFILE, RUNS_DIR)
+out = Path(OUTPUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+window_variants = {f"K={w}, k={w}": {"kernel_size": w, "topk": w} for w in WINDOWS}
+topk_variants = {f"K={DEFAULT_WINDOW}, k={k}": {"kernel_size": DEFAULT_WINDOW, "topk": k} for k in TOPKS}
+eval_sets = evaluation_sets(base, DATA_ROOT, DOWNLOAD, max_scenes=2 if PROFILE == "smoke" else MAX_SCENES)
+print(f"lambda = {base.ddc_weight}, {base.steps} steps, {base.crop_size} px crops; seeds {seeds}")
+if not SCORE_REAL_PHOTOS:
+    eval_sets.pop("real photos", None)
+own_set = next(iter(eval_sets))  # the profile's own held-out set: synthetic composites, or AM-2K validation
+print({name: len(dataset) for name, dataset in eval_sets.items()})
+
+# %% [markdown]
+# ## Train and score
+
+# %%
+scores = run_grid(base, window_variants | topk_variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS)
+configs = {**{name: (w, w) for name, w in zip(window_variants, WINDOWS)},
+           **{name: (DEFAULT_WINDOW, k) for name, k in zip(topk_variants, TOPKS)}}
+scores["window"] = scores["variant"].map(lambda name: configs[name][0])
+scores["k"] = scores["variant"].map(lambda name: configs[name][1])
+write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
+summary = mean_spread(scores, by=["eval_set", "protocol", "variant"], metrics=["sad", "mse", "grad", "conn", "sad_soft"])
+write_table(summary, out / "summary",
+            caption=f"known + DDC, mean ± std over {len(seeds)} seed(s), {PROFILE} profile; SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands.")
+summary[(summary["protocol"] == "whole")]
+
+# %%
+whole = scores[scores["protocol"] == "whole"]
+by_window = whole[whole["variant"].isin(list(window_variants))]
+by_topk = whole[whole["variant"].isin(list(topk_variants))]
+fig = plot_metric_grid(whole, {"window K (k = K)": (by_window, "window"),
+                               f"neighbours k (K = {DEFAULT_WINDOW})": (by_topk, "k")},
+                       log_columns=[f"neighbours k (K = {DEFAULT_WINDOW})"])
+save_figure(fig, out / "sad_vs_neighbourhood")
+
+# %% [markdown]
+# ## Findings
+#
+# On the profile's own held-out set only: notebook 10 shows that networks trained on composites cannot be told
+# apart on the real foregrounds at the `cpu` scale, so claims there would be noise (their numbers are in the tables).
+# Is the paper's default as good as the best setting, up to seed noise (one standard deviation of the best
+# setting over seeds)? Whole-image SAD.
+
+# %%
+context = f"{len(seeds)} seed(s), {PROFILE} profile"
+claims = []
+for set_name in [own_set]:  # the other sets cannot tell settings apart at the cpu scale (notebook 10)
+    in_set = by_window[by_window["eval_set"] == set_name]
+    claims.append(near_best(in_set, "window", DEFAULT_WINDOW, context=context,
+                            claim=f"The default window K = {DEFAULT_WINDOW} (k = K) is as good as the best window ({set_name})"))
+    in_set = by_topk[by_topk["eval_set"] == set_name]
+    claims.append(near_best(in_set, "k", DEFAULT_TOPK, context=context,
+                            claim=f"k = {DEFAULT_TOPK} neighbours (K = {DEFAULT_WINDOW}) is as good as the best k ({set_name})"))
+write_claims(out, claims)
+pd.DataFrame(claims)
+
+# %% [markdown]
+# ## Reading the numbers
+#
+# *(Written after the `cpu` run whose results are committed; the tables and claims above are recomputed on every
+# run.)*
+#
+# **Synthetic composites (2 seeds):** the paper's default, $K = 11$ with $k = 11$, is the best setting in both sweeps
+# (whole-image SAD 1.10 ± 0.01). Every other window lies between 1.15 and 1.34, every other $k$ between 1.21 and 1.32,
+# with seed spreads of 0.01 to 0.20: the ranking beyond "the default is best" is within seed noise, two seeds cannot
+# order the rest. One trend is clear and monotone: the gradient error falls as the neighbourhood grows (Grad 3.15 at
+# $K = 3$ to 2.09 at $K = 21$; 3.05 at $k = 3$ to 2.33 at $k = 44$). More neighbours smooth the matte's edges, which
+# the gradient metric rewards, while SAD, dominated by how much alpha leaks into the flat regions, does not improve.
+#
+# **Real-foreground composites:** every setting lands between 5.08 and 5.50, inside each other's spread; as notebook 10
+# shows, networks trained on synthetic composites do not find real foregrounds, so nothing about the neighbourhood can
+# be read there at this scale, and the findings above leave this set out.
