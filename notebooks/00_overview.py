@@ -61,7 +61,14 @@ OUTPUT_DIR = "results/00_overview"
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
 results_dir = out.parent  # the other notebooks' results sit beside this one's
-claims = pd.DataFrame(collect_claims(results_dir), columns=["notebook", "claim", "finding", "status"])
+claims = pd.DataFrame(collect_claims(results_dir))
+if claims.empty:
+    claims = pd.DataFrame(columns=["notebook", "claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images",
+                                   "gate", "finding"])
+else:
+    claims["gate"] = claims["gate"].map(lambda gate: {True: "passed", False: "failed", None: "none"}[gate["passed"]])
+    claims = claims[["notebook", "claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images", "gate",
+                     "finding"]]
 write_table(claims, out / "headline", caption=f"Every claim tested, from the {PROFILE} profile's results.")
 claims
 

@@ -50,8 +50,8 @@ from mattinglib.study.claims import write_claims
 from mattinglib.evaluate import prediction_statistics
 from mattinglib.study.evalsets import evaluation_sets, runs_root
 from mattinglib.study.figures import plot_setting_bars, prediction_rows
-from mattinglib.study.findings import beats, close_and_better, mean_by
-from mattinglib.study.grid import run_grid
+from mattinglib.study.findings import claim_better, claim_within, gate_for, select
+from mattinglib.study.grid import run_grid, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.tables import mean_spread, write_table
@@ -102,7 +102,8 @@ print({name: len(dataset) for name, dataset in eval_sets.items()})
 # one resumes from its last checkpoint.
 
 # %%
-scores = run_grid(base, VARIANTS, seeds, runs, eval_sets=eval_sets, jobs=JOBS)
+grid = run_grid(base, VARIANTS, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
+scores = grid.runs
 write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
 summary = mean_spread(scores, by=["eval_set", "protocol", "variant"],
                       metrics=["sad", "mse", "grad", "conn", "sad_fg", "sad_bg", "sad_soft"])
@@ -111,6 +112,19 @@ write_table(summary, out / "summary",
                     "SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands; whole = AM-2K protocol, unknown = alphamatting.com protocol; "
                     "sad_fg / sad_bg / sad_soft: whole-image SAD on the trimap's FG, BG and the truly soft pixels.")
 summary[summary["protocol"] == "whole"]
+
+# %% [markdown]
+# ## The floor and the classical matte
+#
+# Trimap-as-alpha (½ wherever unsure) is the floor every network must beat; closed-form matting given the same test
+# trimap is the classical matte a working network should come near. They enter every claim's competence gate.
+
+# %%
+baselines = score_baselines(eval_sets)
+write_table(baselines.runs, out / "baselines",
+            caption="Trimap as alpha and closed-form matting given the test trimap, mean over each set's images.")
+per_image = pd.concat([grid.images, baselines.images], ignore_index=True)
+baselines.runs[["eval_set", "protocol", "variant", "sad", "mse", "grad"]]
 
 # %%
 whole = scores[scores["protocol"] == "whole"]
@@ -131,8 +145,9 @@ sweep_variants = {f"known+ddc lambda={w:g}": {"supervision": "known+ddc", "ddc_w
 sweep_variants[f"known+ddc lambda={base.ddc_weight:g}"] = {"supervision": "known+ddc"}
 sweep_variants["fine"] = {"supervision": "fine"}
 sweep_seeds = profile_seeds(PROFILE, SWEEP_SEEDS)
-sweep = run_grid(base, sweep_variants, sweep_seeds, runs, eval_sets={own_set: eval_sets[own_set]},
-                 protocols=("whole",), jobs=JOBS)
+sweep_grid = run_grid(base, sweep_variants, sweep_seeds, runs, eval_sets={own_set: eval_sets[own_set]},
+                      protocols=("whole",), jobs=JOBS, per_image=True)
+sweep = sweep_grid.runs
 sweep_table = mean_spread(sweep, by="variant",
                           metrics=["sad", "mse", "sad_fg", "sad_bg", "sad_soft", "alpha_soft", "alpha_soft_true"])
 write_table(sweep_table, out / "ddc_weight",
@@ -166,29 +181,39 @@ predicted
 # %% [markdown]
 # ## Findings
 #
-# Computed from the table above (whole-image SAD, mean over seeds). The paper's bar: trimap-only SAD within 15 % of
-# fine-label SAD, and better than known-only and than DC.
+# Each claim compares two arms paired by seed and test image (whole-image SAD): the relative difference of their mean
+# errors with a 95 % bootstrap interval over the test images. The paper's bar, "comparable to fine labels", is a
+# non-inferiority test: the interval's upper end below +15 %. A claim is tested only where its reference arm is a
+# working matting network (the gate: it beats trimap-as-alpha and known-only on that set, and on real images its
+# unknown-region SAD is within 1.5 x closed-form matting's); elsewhere it is "not testable", with the gate's numbers.
 
 # %%
-context = f"{len(seeds)} seed(s), {PROFILE} profile, lambda = {base.ddc_weight:g}"
 claims = []
 for set_name in eval_sets:
-    means = mean_by(scores, "variant", protocol="whole", eval_set=set_name)
-    claims.append(close_and_better(
-        means, "known+ddc", "fine", ["known", "known+dc"], context=context,
-        claim=f"Trimap-only training (known + DDC) comes within 15 % of fine labels and beats known-only and DC "
-              f"({set_name}, whole-image SAD)"))
-own_means = mean_by(scores, "variant", protocol="whole", eval_set=own_set)
-claims.append(beats(own_means, "known+ddc", ["known+dc"], context=context,
-                    claim=f"The directional loss (DDC) beats the undirected one (DC) ({own_set}, whole-image SAD)"))
-sweep_means = mean_by(sweep, "variant")
+    real = set_name != own_set
+    in_set = select(per_image, eval_set=set_name, protocol="whole")
+    common = dict(eval_set=set_name, profile=PROFILE)
+    claims.append(claim_within(
+        in_set, "known+ddc", "fine", gate=gate_for(per_image, "fine", set_name, real=real), **common,
+        claim=f"Trimap-only training (known + DDC) comes within 15 % of fine labels ({set_name}, whole-image SAD)"))
+    claims.append(claim_better(
+        in_set, "known+ddc", "known", gate=gate_for(per_image, "known", set_name, real=real), **common,
+        claim=f"Trimap-only training (known + DDC) beats the known loss alone ({set_name}, whole-image SAD)"))
+own = select(per_image, eval_set=own_set, protocol="whole")
+claims.append(claim_better(
+    own, "known+ddc", "known+dc", gate=gate_for(per_image, "known+dc", own_set, real=False),
+    eval_set=own_set, profile=PROFILE,
+    claim=f"The directional loss (DDC) beats the undirected one (DC) ({own_set}, whole-image SAD)"))
 paper_weight = "known+ddc lambda=10"
-if paper_weight in sweep_means:
-    claims.append(close_and_better(sweep_means, paper_weight, "fine", [], context=f"seeds {sweep_seeds}, {PROFILE} profile",
-                        claim="With the paper's weight lambda = 10, trimap-only training comes within 15 % of fine labels "
-                              f"({own_set}, whole-image SAD)"))
+if paper_weight in set(sweep["variant"]):
+    sweep_images = sweep_grid.images
+    claims.append(claim_within(
+        sweep_images, paper_weight, "fine", gate=gate_for(per_image, "fine", own_set, real=False),
+        eval_set=own_set, profile=PROFILE,
+        claim=f"With the paper's weight lambda = 10, trimap-only training comes within 15 % of fine labels "
+              f"({own_set}, whole-image SAD)"))
 write_claims(out, claims)
-pd.DataFrame(claims)
+pd.DataFrame(claims)[["claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images"]]
 
 # %% [markdown]
 # ## Reading the numbers

@@ -35,8 +35,8 @@ import pandas as pd
 from mattinglib.study.claims import write_claims
 from mattinglib.study.evalsets import evaluation_sets, runs_root
 from mattinglib.study.figures import plot_metric_grid
-from mattinglib.study.findings import near_best
-from mattinglib.study.grid import run_grid
+from mattinglib.study.findings import claim_within, gate_for, mean_by, select
+from mattinglib.study.grid import run_grid, score_baselines
 from mattinglib.study.plotting import save_figure, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.tables import mean_spread, write_table
@@ -56,6 +56,7 @@ WINDOWS = [3, 5, 7, 11, 15, 21]
 TOPKS = [3, 6, 11, 22, 44]
 DEFAULT_WINDOW = 11
 DEFAULT_TOPK = 11
+NEAR_BEST_TOLERANCE = 0.10  # "as good as the best": within 10 % (paired interval's upper end)
 MAX_SCENES = None      # held-out real photos scored (None: all of them)
 SCORE_REAL_PHOTOS = False  # notebook 10 shows that networks trained on composites are lost on real photos
 CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone_checkpoint": "dino_vits16.pth"}
@@ -79,7 +80,13 @@ print({name: len(dataset) for name, dataset in eval_sets.items()})
 # ## Train and score
 
 # %%
-scores = run_grid(base, window_variants | topk_variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS)
+grid = run_grid(base, window_variants | topk_variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
+scores = grid.runs
+# The competence gates' control and baselines: known-only (notebook 10's runs), trimap as alpha, closed-form.
+control = run_grid(base, {"known": {"supervision": "known"}}, seeds, runs, eval_sets=eval_sets, jobs=JOBS,
+                   per_image=True)
+baselines = score_baselines(eval_sets)
+per_image = pd.concat([grid.images, control.images, baselines.images], ignore_index=True)
 configs = {**{name: (w, w) for name, w in zip(window_variants, WINDOWS)},
            **{name: (DEFAULT_WINDOW, k) for name, k in zip(topk_variants, TOPKS)}}
 scores["window"] = scores["variant"].map(lambda name: configs[name][0])
@@ -104,21 +111,29 @@ save_figure(fig, out / "sad_vs_neighbourhood")
 #
 # On the profile's own held-out set only: notebook 10 shows that networks trained on composites cannot be told
 # apart on the real foregrounds at the `cpu` scale, so claims there would be noise (their numbers are in the tables).
-# Is the paper's default as good as the best setting, up to seed noise (one standard deviation of the best
-# setting over seeds)? Whole-image SAD.
+# Is the paper's default within 10 % of the best setting of each sweep (a non-inferiority test on the paired
+# interval, whole-image SAD)? When the default is the best, it is compared with the runner-up. Each claim is gated on
+# the best setting's network: it must beat trimap-as-alpha and known-only.
 
 # %%
-context = f"{len(seeds)} seed(s), {PROFILE} profile"
 claims = []
 for set_name in [own_set]:  # the other sets cannot tell settings apart at the cpu scale (notebook 10)
-    in_set = by_window[by_window["eval_set"] == set_name]
-    claims.append(near_best(in_set, "window", DEFAULT_WINDOW, context=context,
-                            claim=f"The default window K = {DEFAULT_WINDOW} (k = K) is as good as the best window ({set_name})"))
-    in_set = by_topk[by_topk["eval_set"] == set_name]
-    claims.append(near_best(in_set, "k", DEFAULT_TOPK, context=context,
-                            claim=f"k = {DEFAULT_TOPK} neighbours (K = {DEFAULT_WINDOW}) is as good as the best k ({set_name})"))
+    in_set = select(per_image, eval_set=set_name, protocol="whole")
+    for sweep, default in ((window_variants, f"K={DEFAULT_WINDOW}, k={DEFAULT_WINDOW}"),
+                           (topk_variants, f"K={DEFAULT_WINDOW}, k={DEFAULT_TOPK}")):
+        # The best setting is picked on this same set: the comparison flatters it (the winner's curse).
+        best = mean_by(in_set[in_set["variant"].isin(list(sweep))], "variant").idxmin()
+        what = "window K (k = K)" if sweep is window_variants else f"neighbour count k (K = {DEFAULT_WINDOW})"
+        if best == default:
+            best = mean_by(in_set[in_set["variant"].isin([v for v in sweep if v != default])], "variant").idxmin()
+            what += ", against the runner-up"
+        claims.append(claim_within(
+            in_set, default, best, tolerance=NEAR_BEST_TOLERANCE, gate=gate_for(per_image, best, set_name, real=False),
+            eval_set=set_name, profile=PROFILE,
+            claim=f"The default {default} is within {NEAR_BEST_TOLERANCE:.0%} of the best {what} ({set_name}, "
+                  "whole-image SAD)"))
 write_claims(out, claims)
-pd.DataFrame(claims)
+pd.DataFrame(claims)[["claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images"]]
 
 # %% [markdown]
 # ## Reading the numbers

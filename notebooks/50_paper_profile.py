@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from mattinglib.study.claims import write_claims
+from mattinglib.study.claims import make_claim, no_gate, write_claims
 from mattinglib.data import FolderMattingDataset
 from mattinglib.data.alphamatting import data_root
 from mattinglib.data.folders import LAYOUTS, write_example_tree
@@ -172,13 +172,13 @@ save_figure(show_images(panels), out / "training_samples")
 # ```
 
 # %%
-claims = [{
-    "claim": "At the paper's scale (ViTMatte-S from DINO, AM-2K, lambda = 10) trimap-only training comes within 15 % "
-             "of fine labels",
-    "finding": (f"Not measured here: the paper profile needs a GPU and AM-2K. This notebook ran the profile's code "
-                f"for {DRY_RUN_STEPS} steps per supervision on " + ("the real AM-2K" if on_gpu else
-                "a tiny AM-2K-shaped tree on the CPU") + "; notebooks 10-40 with --profile paper measure it."),
-    "status": "not tested",
-}]
+claims = [make_claim(
+    "At the paper's scale (ViTMatte-S from DINO, AM-2K, lambda = 10) trimap-only training comes within 15 % "
+    "of fine labels", "not testable",
+    (f"Not measured here: the paper profile needs a GPU and AM-2K. This notebook ran the profile's code "
+     f"for {DRY_RUN_STEPS} steps per supervision on " + ("the real AM-2K" if on_gpu else
+     "a tiny AM-2K-shaped tree on the CPU") + "; notebooks 10-40 with --profile paper measure it."),
+    metric="whole SAD", candidate="known+ddc", reference="fine", eval_set="AM-2K validation", profile=PROFILE,
+    gate=no_gate("not run at this scale"))]
 write_claims(out, claims)
 pd.DataFrame(claims)

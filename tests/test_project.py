@@ -115,3 +115,26 @@ def test_environment_variables_are_read_in_one_module():
     # bench sets and restores a malloc variable for its child processes; nothing else reads.
     assert set(readers) <= {"mattinglib/environment.py", "mattinglib/bench.py", "mattinglib/bench/ddc.py",
                             "mattinglib/bench/timing.py"}, readers
+
+
+def test_the_readme_findings_are_the_committed_results():
+    from mattinglib.study.readme import FINDINGS_END, FINDINGS_START, findings_markdown
+
+    text = (REPO / "README.md").read_text()
+    generated = text.split(FINDINGS_START, 1)[1].split(FINDINGS_END, 1)[0].strip()
+    assert generated == findings_markdown(REPO / "results", REPO / "notebooks").strip()
+
+
+def test_every_committed_claim_has_the_schema_and_respects_its_gate():
+    from mattinglib.study.claims import read_claims
+
+    files = sorted((REPO / "results").glob("*/claims.json"))
+    assert files, "results/ holds no claims"
+    for path in files:
+        for claim in read_claims(path):  # the schema, statuses, intervals of (not) reproduced claims
+            numbers, reference = claim["gate"]["numbers"], claim["reference"]
+            controls = [name for name in ("trimap as alpha", "known") if name in numbers and name != reference]
+            if reference in numbers and any(numbers[c] <= numbers[reference] for c in controls):
+                assert claim["status"] == "not testable", (path.parent.name, claim["claim"])
+            if claim["status"] == "reproduced" and claim["effect"] is not None:
+                assert claim["ci_low"] <= claim["effect"] <= claim["ci_high"], claim["claim"]

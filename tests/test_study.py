@@ -88,10 +88,14 @@ def test_overrides_parse_as_json_else_as_text():
 
 
 def test_claims_are_checked(tmp_path):
+    from mattinglib.study.claims import make_claim, no_gate
+
+    good = make_claim("c", "inconclusive", "f", metric="sad", candidate="a", reference="b", eval_set="s",
+                      profile="cpu", gate=no_gate("none"), effect=0.1, ci_low=-0.1, ci_high=0.3)
     path = tmp_path / "claims.json"
-    path.write_text(json.dumps([{"claim": "c", "finding": "f", "status": "reproduced"}]))
-    assert study.read_claims(path)[0]["status"] == "reproduced"
-    path.write_text(json.dumps([{"claim": "c", "finding": "f", "status": "sort of"}]))
+    path.write_text(json.dumps([good]))
+    assert study.read_claims(path)[0]["status"] == "inconclusive"
+    path.write_text(json.dumps([good | {"status": "sort of"}]))
     with pytest.raises(ValueError, match="claim 0: status 'sort of'"):
         study.read_claims(path)
     path.write_text(json.dumps({"claim": "c"}))

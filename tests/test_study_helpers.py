@@ -16,10 +16,13 @@ from mattinglib.study.prior_study import run_prior_study, setting_label
 
 
 def test_claims_are_validated_and_written(tmp_path):
-    claims = [{"claim": "c", "finding": "SAD 1.0 vs 2.0", "status": "reproduced"}]
+    from mattinglib.study.claims import make_claim, no_gate
+
+    claims = [make_claim("c", "not testable", "SAD 1.0 vs 2.0", metric="sad", candidate="a", reference="b",
+                         eval_set="s", profile="cpu", gate=no_gate("none"))]
     assert json.loads(write_claims(tmp_path, claims).read_text()) == claims
     with pytest.raises(ValueError, match="status"):
-        write_claims(tmp_path, [{"claim": "c", "finding": "f", "status": "proved"}])
+        write_claims(tmp_path, [claims[0] | {"status": "proved"}])
     with pytest.raises(ValueError, match="keys"):
         write_claims(tmp_path, [{"claim": "c"}])
 

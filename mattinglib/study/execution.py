@@ -21,7 +21,8 @@ What :func:`run_study` does, for each notebook ``notebooks/<stem>.ipynb`` in nam
    ``results/<stem>/`` (old folder renamed away, new one renamed in, old one deleted). A
    failed run is moved to ``results/.<stem>.failed/`` for inspection and the previous results
    stay in place. One failure does not stop the other notebooks.
-4. **Report.** ``results/README.md`` is rewritten (:mod:`mattinglib.study.readme`).
+4. **Report.** ``results/README.md`` is rewritten (:mod:`mattinglib.study.readme`), and for the
+   project's own ``results/`` the findings table of the project README too.
 
 A ``claims.json`` that a notebook writes into its ``OUTPUT_DIR`` must pass
 :func:`mattinglib.study.claims.read_claims`; a malformed file makes the notebook's run fail.
@@ -50,7 +51,7 @@ from .claims import read_claims
 from .notebooks import RUNNER_PARAMETERS, check_parameters, discover_notebooks, is_summary, notebook_title
 from .profiles import PROFILES
 from .provenance import REPO_ROOT, display_path, is_cached, package_versions, run_key, summary_inputs
-from .readme import write_results_readme
+from .readme import update_project_readme, write_results_readme
 
 #: Per-cell time limit (seconds) of a profile when ``timeout`` is not given: smoke runs must be
 #: quick, so a hang fails fast; cpu and paper cells (training) may run for hours (None).
@@ -365,6 +366,9 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
     ordered = [runs[path.stem] for path in notebooks]
     if write_readme:
         write_results_readme(results_dir, notebooks_dir)
+        if results_dir == (REPO_ROOT / "results").resolve() and notebooks_dir == (REPO_ROOT / "notebooks").resolve():
+            # The project's own results: the README's findings table follows them.
+            update_project_readme(REPO_ROOT / "README.md", results_dir, notebooks_dir)
     return ordered
 
 

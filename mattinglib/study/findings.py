@@ -1,27 +1,38 @@
-"""Turning score tables into claims: the comparisons each notebook's headline rests on.
+"""From score tables to claims: paired comparisons, behind a competence gate.
 
-Every status in ``results/`` is computed here from the notebook's own numbers (never typed),
-with the same rules in every notebook (all metrics are errors: lower is better):
+Every status in ``results/`` is computed here, with the same rules in every notebook (all
+metrics are errors: lower is better):
 
+:func:`competence_gate`
+    whether a claim's reference arm is a working matting network on the evaluation set: it
+    beats trimap-as-alpha and the known-only arm there, and, on real images where a classical
+    matte exists, its unknown-region SAD is within :data:`CLASSICAL_FACTOR` x closed-form
+    matting's. A claim whose gate fails is ``not testable``: comparing with a reference that
+    does not matte says nothing about the paper's claim.
+:func:`claim_better`
+    "the candidate's error is lower than the reference's" (by at least ``margin``);
+:func:`claim_within`
+    "the candidate's error is within ``tolerance`` (the paper's 15 %) of the reference's", a
+    non-inferiority test on the interval's upper end;
 :func:`mean_by`
-    the mean of a metric per setting, over the rows of one evaluation set and protocol;
-:func:`close_and_better`
-    a candidate comes within ``(1 + tolerance)`` times a reference's mean *and* beats rivals;
-:func:`beats`
-    a candidate's mean is lower than each other's;
-:func:`near_best`
-    a default setting is within one seed standard deviation of the best setting.
+    the mean of a metric per arm over the rows of one evaluation set and protocol.
 
-These compare means only; each returns a claim dict for :func:`mattinglib.study.claims.write_claims`.
+The comparisons are paired by seed and image (:mod:`mattinglib.study.statistics`); every
+finding says its numbers, interval, seeds and images.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
+from .claims import make_claim
+from .statistics import paired_difference, status_better, status_within
+
 #: The paper's bar for "comparable to fine labels": within 15 % of the fine-label error.
 CLOSE_TOLERANCE = 0.15
+#: A working network's unknown-region SAD is at most this multiple of closed-form matting's.
+CLASSICAL_FACTOR = 1.5
 
 
 def mean_by(scores: pd.DataFrame, by: str, metric: str = "sad", **where) -> pd.Series:
@@ -30,7 +41,7 @@ def mean_by(scores: pd.DataFrame, by: str, metric: str = "sad", **where) -> pd.S
     Parameters
     ----------
     scores : DataFrame
-        One row per run and evaluation (e.g. the output of :func:`mattinglib.study.grid.run_grid`).
+        One row per run (or image) and evaluation (e.g. from :func:`mattinglib.study.grid.run_grid`).
     by : str
         Column whose values index the result (e.g. "variant").
     where : column = value
@@ -41,63 +52,110 @@ def mean_by(scores: pd.DataFrame, by: str, metric: str = "sad", **where) -> pd.S
     ValueError
         No row matches ``where``.
     """
+    rows = select(scores, **where)
+    return rows.groupby(by, sort=False)[metric].mean()
+
+
+def select(scores: pd.DataFrame, **where) -> pd.DataFrame:
+    """The rows of ``scores`` matching every ``column = value`` of ``where`` (ValueError if none)."""
     rows = scores
     for column, value in where.items():
         rows = rows[rows[column] == value]
     if rows.empty:
         raise ValueError(f"no scores with {where} (columns: {list(scores.columns)})")
-    return rows.groupby(by, sort=False)[metric].mean()
+    return rows
 
 
-def close_and_better(means: pd.Series, candidate: str, reference: str, rivals: Sequence[str],
-                     claim: str, context: str, tolerance: float = CLOSE_TOLERANCE,
-                     metric: str = "SAD") -> dict:
-    """Claim that ``candidate`` comes within ``tolerance`` of ``reference`` and beats ``rivals``.
+def competence_gate(means: Mapping[str, float], reference: str, controls: Sequence[str] = ("trimap as alpha", "known"),
+                    unknown_sad: Mapping[str, float] | None = None, classical: str = "closed-form",
+                    metric: str = "SAD") -> dict:
+    """Whether ``reference`` is a working matting network where it is compared.
 
-    Status: "reproduced" when both hold, "partially reproduced" when one does, else "not
-    reproduced"; with no ``rivals`` only closeness counts. The finding lists every mean in
-    ``means`` with ``context`` (seeds, profile).
+    Parameters
+    ----------
+    means : mapping
+        Arm -> mean error on the claim's set and protocol; holds ``reference`` and ``controls``.
+    reference : str
+    controls : sequence of str
+        Arms the reference must beat (lower mean): trimap-as-alpha and known-only. The reference
+        itself is skipped when listed.
+    unknown_sad : mapping, optional
+        Arm -> mean unknown-region SAD on the same set, with ``reference`` and ``classical``:
+        given on real images, where the reference must stay within
+        :data:`CLASSICAL_FACTOR` x the classical matte's SAD.
+
+    Returns
+    -------
+    dict
+        ``{"passed": bool, "rule": str, "numbers": {...}}`` for the claim's ``gate``.
     """
-    close = means[candidate] <= (1 + tolerance) * means[reference]
-    better = all(means[candidate] < means[rival] for rival in rivals) if rivals else close
-    ratio = means[candidate] / means[reference]
-    listed = ", ".join(f"{name} {value:.3f}" for name, value in means.items())
-    return {
-        "claim": claim,
-        "finding": f"{metric}: {listed}; {candidate} / {reference} = {ratio:.2f} ({context}).",
-        "status": "reproduced" if close and better else ("partially reproduced" if close or better
-                                                         else "not reproduced"),
-    }
+    controls = [c for c in controls if c != reference]
+    numbers = {reference: float(means[reference])} | {c: float(means[c]) for c in controls}
+    passed = all(means[reference] < means[c] for c in controls)
+    rule = f"{reference} must have a lower {metric} than {' and '.join(controls)}"
+    if unknown_sad is not None:
+        limit = CLASSICAL_FACTOR * unknown_sad[classical]
+        numbers |= {f"{reference} (unknown-region SAD)": float(unknown_sad[reference]),
+                    f"{classical} (unknown-region SAD)": float(unknown_sad[classical])}
+        passed = passed and unknown_sad[reference] <= limit
+        rule += f", and an unknown-region SAD within {CLASSICAL_FACTOR:g} x {classical}'s"
+    return {"passed": bool(passed), "rule": rule, "numbers": numbers}
 
 
-def beats(means: pd.Series, candidate: str, others: Sequence[str], claim: str, context: str,
-          metric: str = "SAD") -> dict:
-    """Claim that ``candidate`` has a lower mean than each of ``others``.
+def _gate_text(gate: dict) -> str:
+    numbers = ", ".join(f"{name} {value:.4g}" for name, value in gate["numbers"].items())
+    return f"gate {'passed' if gate['passed'] else 'FAILED'} ({gate['rule']}: {numbers})"
 
-    Status: "reproduced" when it beats all of them, "partially reproduced" when some, else
-    "not reproduced".
+
+def _paired_claim(kind: str, scores: pd.DataFrame, candidate: str, reference: str, claim: str, *, eval_set: str,
+                  profile: str, gate: dict, metric: str, margin: float, resample: str, protocol: str) -> dict:
+    difference = paired_difference(scores, candidate, reference, metric=metric, resample=resample)
+    if gate["passed"] is False:
+        status = "not testable"
+    elif kind == "better":
+        status = status_better(difference, margin)
+    else:
+        status = status_within(difference, margin)
+    bar = (f"claimed: {margin:.0%} or more lower" if kind == "better" and margin else
+           "claimed: lower" if kind == "better" else f"claimed: at most {margin:.0%} higher")
+    finding = f"{protocol} {difference.describe()} ({bar}); {_gate_text(gate) if gate['passed'] is not None else gate['rule']}."
+    return make_claim(claim, status, finding, metric=f"{protocol} {metric}", candidate=candidate, reference=reference,
+                      eval_set=eval_set, profile=profile, gate=gate, effect=difference.effect,
+                      ci_low=difference.ci_low, ci_high=difference.ci_high, n_seeds=difference.n_seeds,
+                      n_images=difference.n_images)
+
+
+def claim_better(scores: pd.DataFrame, candidate: str, reference: str, claim: str, *, eval_set: str, profile: str,
+                 gate: dict, metric: str = "sad", margin: float = 0.0, resample: str = "images",
+                 protocol: str = "whole") -> dict:
+    """Claim "``candidate`` has a lower ``metric`` than ``reference``", paired by seed and image.
+
+    ``scores``: per-image rows of one evaluation set and protocol (column ``variant``).
+    Status: ``not testable`` when ``gate`` failed, else :func:`~mattinglib.study.statistics.status_better`.
     """
-    won = [other for other in others if means[candidate] < means[other]]
-    listed = ", ".join(f"{name} {means[name]:.3f}" for name in [candidate, *others])
-    status = ("reproduced" if len(won) == len(others) else
-              "partially reproduced" if won else "not reproduced")
-    return {"claim": claim, "finding": f"{metric}: {listed} ({context}).", "status": status}
+    return _paired_claim("better", scores, candidate, reference, claim, eval_set=eval_set, profile=profile,
+                         gate=gate, metric=metric, margin=margin, resample=resample, protocol=protocol)
 
 
-def near_best(scores: pd.DataFrame, by: str, default, claim: str, context: str, metric: str = "sad") -> dict:
-    """Claim that the ``default`` setting of ``by`` is as good as the best one, up to seed noise.
+def claim_within(scores: pd.DataFrame, candidate: str, reference: str, claim: str, *, eval_set: str, profile: str,
+                 gate: dict, metric: str = "sad", tolerance: float = CLOSE_TOLERANCE, resample: str = "images",
+                 protocol: str = "whole") -> dict:
+    """Claim "``candidate``'s ``metric`` is within ``tolerance`` of ``reference``'s" (non-inferiority).
 
-    "reproduced" when the default's mean is within one standard deviation over seeds (of the
-    best setting) of the best mean; "not reproduced" otherwise. ``scores`` has one row per
-    (setting, seed).
+    Status: ``not testable`` when ``gate`` failed, else :func:`~mattinglib.study.statistics.status_within`.
     """
-    stats = scores.groupby(by)[metric].agg(["mean", "std"])
-    best = stats["mean"].idxmin()
-    noise = 0.0 if pd.isna(stats.loc[best, "std"]) else float(stats.loc[best, "std"])
-    ok = stats.loc[default, "mean"] <= stats.loc[best, "mean"] + noise
-    listed = ", ".join(f"{index}: {row['mean']:.3f}" for index, row in stats.iterrows())
-    return {
-        "claim": claim,
-        "finding": f"mean {metric.upper()} by {by}: {listed}; best {best}, default {default} ({context}).",
-        "status": "reproduced" if ok else "not reproduced",
-    }
+    return _paired_claim("within", scores, candidate, reference, claim, eval_set=eval_set, profile=profile,
+                         gate=gate, metric=metric, margin=tolerance, resample=resample, protocol=protocol)
+
+
+def gate_for(per_image: pd.DataFrame, reference: str, eval_set: str, *, real: bool, metric: str = "sad",
+             protocol: str = "whole", controls: Sequence[str] = ("trimap as alpha", "known")) -> dict:
+    """:func:`competence_gate` of ``reference`` on ``eval_set``, from per-image scores.
+
+    ``per_image`` holds the networks' rows and the baselines' (``"trimap as alpha"``,
+    ``"closed-form"``, :func:`mattinglib.study.grid.score_baselines`), both protocols. On a
+    ``real`` set the classical-matte condition (unknown-region SAD) applies too.
+    """
+    means = mean_by(per_image, "variant", metric, protocol=protocol, eval_set=eval_set)
+    unknown = mean_by(per_image, "variant", "sad", protocol="unknown", eval_set=eval_set) if real else None
+    return competence_gate(means, reference, controls, unknown_sad=unknown, metric=f"{protocol} {metric.upper()}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -34,9 +35,16 @@ def run_dir(root: str | Path, config: TrainConfig) -> Path:
     return Path(root) / f"{config.supervision}-seed{config.seed}-{digest}"
 
 
+class GridScores(NamedTuple):
+    """What :func:`run_grid` returns with ``per_image=True``."""
+
+    runs: pd.DataFrame    # one row per (variant, seed, eval set, protocol): the run's mean metrics
+    images: pd.DataFrame  # one row per (variant, seed, eval set, protocol, image name): for paired statistics
+
+
 def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], root: str | Path,
              eval_sets: dict[str, object] | None = None, protocols: tuple[str, ...] = ("whole", "unknown"),
-             progress: bool = True, jobs: int = 1) -> pd.DataFrame:
+             progress: bool = True, jobs: int = 1, per_image: bool = False) -> pd.DataFrame | GridScores:
     """Train every (variant, seed) and score each final model on every evaluation set.
 
     Parameters
@@ -56,10 +64,12 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
         (at least 1). On 2 cores two one-thread runs of a small model train ~30 % faster than
         one run after the other with two threads. A run's numbers depend on its thread count
         (float reductions), not on which runs share the machine.
+    per_image : bool
+        Also return every image's scores (:class:`GridScores`), which paired comparisons need.
 
     Returns
     -------
-    DataFrame
+    DataFrame, or GridScores when ``per_image``
         One row per (variant, seed, eval set, protocol) with the mean metrics of that run and
         its ``run_dir`` (its ``checkpoint.pt`` loads with :func:`mattinglib.train.load_model`).
     """
@@ -72,7 +82,7 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
         # Two variants may name the same run (window 11 with k = 11 is both the default window
         # and the default k): train each folder once.
         _train_in_processes(list({c.out_dir: c for c in configs.values()}.values()), jobs, progress)
-    rows = []
+    rows, image_rows = [], []
     bar = tqdm(total=len(configs), desc="runs" if jobs == 1 else "scoring", disable=not progress)
     for (variant, seed), config in configs.items():
         model = _finished_model(config)
@@ -80,12 +90,18 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
         sets = eval_sets if eval_sets is not None else {"held-out": _own_test_set(config)}
         for set_name, dataset in sets.items():
             for protocol in protocols:
-                mean = evaluate(model, dataset, protocol).mean
-                rows.append({"variant": variant, "seed": seed, "eval_set": set_name, "protocol": protocol}
-                            | mean.to_dict() | {"run_dir": config.out_dir})
+                evaluation = evaluate(model, dataset, protocol)
+                key = {"variant": variant, "seed": seed, "eval_set": set_name, "protocol": protocol}
+                rows.append(key | evaluation.mean.to_dict() | {"run_dir": config.out_dir})
+                if per_image:
+                    image_rows.append(evaluation.per_image.assign(**key))
         bar.update(1)
     bar.close()
-    return pd.DataFrame(rows)
+    if not per_image:
+        return pd.DataFrame(rows)
+    images = pd.concat(image_rows, ignore_index=True)
+    first = ["variant", "seed", "eval_set", "protocol", "name"]
+    return GridScores(pd.DataFrame(rows), images[first + [c for c in images.columns if c not in first]])
 
 
 def _finished_model(config: TrainConfig) -> torch.nn.Module:
@@ -123,3 +139,33 @@ def _own_test_set(config: TrainConfig):
     if test is None:
         raise ValueError(f"the runs of dataset {config.dataset!r} have no held-out set: pass eval_sets")
     return test
+
+
+def score_baselines(eval_sets: dict[str, object], methods: dict[str, str] | None = None,
+                    protocols: tuple[str, ...] = ("whole", "unknown"), seed: int = 0) -> GridScores:
+    """Score classical predictors given the test trimap on every evaluation set, like :func:`run_grid`.
+
+    Parameters
+    ----------
+    methods : dict of str to str
+        Row name (``variant``) -> method of :mod:`mattinglib.baselines`. Default:
+        ``{"trimap as alpha": "trimap", "closed-form": "closed-form"}``: the floor a network
+        must beat and the classical matte it should come near (the competence gates).
+    seed : int
+        The ``seed`` value of their rows (they are deterministic).
+    """
+    from mattinglib.baselines import baseline_predictor
+
+    methods = methods or {"trimap as alpha": "trimap", "closed-form": "closed-form"}
+    rows, image_rows = [], []
+    for name, method in methods.items():
+        predictor = baseline_predictor(method)
+        for set_name, dataset in eval_sets.items():
+            for protocol in protocols:
+                evaluation = evaluate(predictor, dataset, protocol)
+                key = {"variant": name, "seed": seed, "eval_set": set_name, "protocol": protocol}
+                rows.append(key | evaluation.mean.to_dict())
+                image_rows.append(evaluation.per_image.assign(**key))
+    images = pd.concat(image_rows, ignore_index=True)
+    first = ["variant", "seed", "eval_set", "protocol", "name"]
+    return GridScores(pd.DataFrame(rows), images[first + [c for c in images.columns if c not in first]])

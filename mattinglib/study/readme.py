@@ -139,3 +139,48 @@ def write_results_readme(results_dir: str | os.PathLike, notebooks_dir: str | os
     readme = results_dir / "README.md"
     atomic_write_text(readme, text.rstrip() + "\n")
     return readme
+
+
+#: The markers between which the project README holds the generated findings.
+FINDINGS_START = "<!-- findings: generated from results/*/claims.json by the study runner; do not edit -->"
+FINDINGS_END = "<!-- end of generated findings -->"
+
+
+def findings_markdown(results_dir: str | os.PathLike, notebooks_dir: str | os.PathLike) -> str:
+    """Every claim of every notebook as one Markdown table: status, effect and interval, seeds x images."""
+    lines = ["| notebook | claim | status | effect [95 % CI] | seeds x images | gate |",
+             "| :--- | :--- | :--- | :--- | :--- | :--- |"]
+    for path in discover_notebooks(notebooks_dir):
+        claims_file = Path(results_dir) / path.stem / "claims.json"
+        if not claims_file.is_file():
+            continue
+        for claim in read_claims(claims_file):
+            effect = ("" if claim["effect"] is None else
+                      f"{claim['effect']:+.1%}" + ("" if claim["ci_low"] is None else
+                                                   f" [{claim['ci_low']:+.1%}, {claim['ci_high']:+.1%}]"))
+            gate = {True: "passed", False: "**failed**", None: "none"}[claim["gate"]["passed"]]
+            lines.append(f"| `{path.stem}` | {_escape_cell(claim['claim'])} | {claim['status']} | {effect} | "
+                         f"{claim['n_seeds']} x {claim['n_images']} | {gate} |")
+    return "\n".join(lines)
+
+
+def update_project_readme(readme: str | os.PathLike, results_dir: str | os.PathLike,
+                          notebooks_dir: str | os.PathLike) -> bool:
+    """Rewrite the findings table between :data:`FINDINGS_START` and :data:`FINDINGS_END` of ``readme``.
+
+    Returns whether the file changed (it is left alone when it has no markers or the table is
+    the same, so a rerun with nothing changed leaves the tree clean).
+    """
+    readme = Path(readme)
+    if not readme.is_file():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    if FINDINGS_START not in text or FINDINGS_END not in text:
+        return False
+    head, rest = text.split(FINDINGS_START, 1)
+    _, tail = rest.split(FINDINGS_END, 1)
+    new = f"{head}{FINDINGS_START}\n{findings_markdown(results_dir, notebooks_dir)}\n{FINDINGS_END}{tail}"
+    if new == text:
+        return False
+    atomic_write_text(readme, new)
+    return True
