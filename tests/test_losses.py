@@ -16,7 +16,8 @@ from mattinglib.losses import (
 from mattinglib.losses import ddc as ddc_module
 from mattinglib.losses import neighbors as neighbors_module
 
-BACKENDS = ["numba", "torch"] if neighbors_module.numba is not None else ["torch"]
+BACKENDS = ["numba", "numba-v1", "torch"] if neighbors_module.numba is not None else ["torch"]
+needs_numba = pytest.mark.skipif(neighbors_module.numba is None, reason="numba is not installed")
 
 
 def _random_inputs(seed, batch, height, width, dtype=torch.float64):
@@ -110,6 +111,96 @@ def test_selection_float32_and_backends_agree():
     for neighbors in results[1:]:
         np.testing.assert_allclose(neighbors.distance.numpy(), results[0].distance.numpy(), atol=1e-6)
         assert torch.equal(neighbors.index, results[0].index)  # random colours: no ties
+
+
+def _select_both(image, kernel_size, topk):
+    """(v1 distance, v1 index), (v2 distance, v2 index), v2's count of exactly redone pixels."""
+    d1, i1, _ = neighbors_module._select_numba(image, kernel_size, topk, "v1")
+    d2, i2, n_exact = neighbors_module._select_numba(image, kernel_size, topk, "v2")
+    return (d1.numpy(), i1.numpy()), (d2.numpy(), i2.numpy()), n_exact
+
+
+def _assert_same_neighbours(old, new, exact=True):
+    """Same index set per pixel, distances within 1e-6 relative, and (exact) bit-identical."""
+    (d1, i1), (d2, i2) = old, new
+    assert d1.shape == d2.shape and d1.dtype == d2.dtype and i2.dtype == np.int64
+    np.testing.assert_array_equal(np.sort(i1, axis=1), np.sort(i2, axis=1))
+    np.testing.assert_allclose(d2, d1, rtol=1e-6, atol=0)
+    if exact:
+        np.testing.assert_array_equal(d2, d1)
+        np.testing.assert_array_equal(i2, i1)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kernel_size,topk", [(kernel_size, topk) for kernel_size in (3, 5, 11)
+                                               for topk in sorted({1, 5, 11, kernel_size ** 2})
+                                               if topk <= kernel_size ** 2])
+def test_selection_kernel_equals_previous_kernel(kernel_size, topk, dtype):
+    # Several tiles of 128 px and a remainder, non-square, batch > 1, borders wider than the image.
+    for seed, (batch, height, width) in enumerate([(2, 13, 17), (3, 9, 260), (1, 40, 6)]):
+        image, _ = _random_inputs(seed, batch, height, width, dtype=dtype)
+        old, new, _ = _select_both(image, kernel_size, topk)
+        _assert_same_neighbours(old, new)
+
+
+def _eight_bit(seed, batch, height, width, levels=256, dtype=torch.float32):
+    # A smooth ramp plus noise, quantised like a photo: many equal colours and equal distances.
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, levels - 1, width)[None, None, None, :] * rng.random((batch, 3, 1, 1))
+    codes = np.clip(np.round(ramp + rng.normal(0, 2, (batch, 3, height, width))), 0, levels - 1)
+    return torch.from_numpy((codes.astype(np.float32) / np.float32(levels - 1)).astype(np.float32)).to(dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kernel_size,topk", [(3, 4), (5, 5), (5, 25), (11, 11)])
+def test_selection_kernel_equals_previous_kernel_with_ties(kernel_size, topk, dtype):
+    images = {"constant": torch.full((2, 3, 12, 15), 0.25, dtype=dtype),
+              "8-bit": _eight_bit(0, 2, 24, 150, dtype=dtype),
+              "4 levels": _eight_bit(1, 1, 20, 30, levels=4, dtype=dtype)}
+    for name, image in images.items():
+        old, new, _ = _select_both(image, kernel_size, topk)
+        # Ties: the multiset of distances is the same (bit for bit), and so are the indices,
+        # since both kernels break ties by window order.
+        np.testing.assert_array_equal(new[0], old[0], err_msg=name)
+        _assert_same_neighbours(old, new)
+
+
+@needs_numba
+def test_selection_kernel_exact_path_on_near_ties():
+    # Two candidates whose squared distances differ by a few ulps (the same key bin), the
+    # smaller one later in window order: the key order alone would put them the wrong way
+    # round; the kernel must notice and redo the pixel exactly.
+    value = 0.3
+    image = torch.ones(1, 3, 5, 5, dtype=torch.float64)  # all far from the black centre (2, 2) ...
+    image[0, :, 1:4, 1:4] = 0.0
+    image[0, :, 1:4, 1:4] += torch.tensor([[[1.0, 1, 1], [1, 0, 1], [1, 1, 1]]], dtype=torch.float64)
+    image[0, :, 1, 1] = torch.tensor([np.nextafter(value, 1.0), 0, 0], dtype=torch.float64)  # ... but (-1, -1)
+    image[0, :, 3, 3] = torch.tensor([value, 0, 0], dtype=torch.float64)  # and (+1, +1): smaller, later
+    old, new, n_exact = _select_both(image, 3, 2)
+    assert n_exact > 0
+    _assert_same_neighbours(old, new)
+    assert new[1][0, 1, 2, 2] == 3 * 5 + 3  # the smaller of the two is second, after the centre
+
+
+@needs_numba
+def test_selection_kernel_non_finite_image_falls_back():
+    image, _ = _random_inputs(4, 1, 9, 11, dtype=torch.float32)
+    image[0, 1, 4, 5] = float("nan")
+    image[0, 2, 0, 0] = float("inf")
+    old, new, n_exact = _select_both(image, 5, 5)
+    assert n_exact == -1
+    np.testing.assert_array_equal(new[0], old[0])  # NaN == NaN here
+    np.testing.assert_array_equal(new[1], old[1])
+
+
+def test_selection_backends_agree_on_images_narrower_than_the_window():
+    for height, width in [(1, 1), (1, 5), (3, 2), (2, 7)]:
+        image, _ = _random_inputs(height * 10 + width, 2, height, width, dtype=torch.float64)
+        results = [select_neighbors(image, 11, 121, backend=backend) for backend in BACKENDS]
+        for neighbors in results[1:]:
+            np.testing.assert_allclose(neighbors.distance.numpy(), results[0].distance.numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -4,35 +4,47 @@ For every pixel ``i`` the candidates ``j`` are the ``K x K`` window centred on `
 centre included. Outside the image the image is zero (a black pixel) and alpha is zero.
 ``d_ij = ||I_i - I_j||_2`` over the three RGB channels, and the ``k`` candidates with the
 smallest ``d_ij`` are kept, sorted ascending. The selection depends on the image only, so it
-is computed once per crop (typically in a DataLoader worker), outside the training step.
+can be computed once per crop outside the training step (in a DataLoader worker); the study's
+trainings (``num_workers=0`` on 2 cores) compute it in the main process, in every step.
 
-Two implementations give the same result (ties, which the method leaves open, aside):
+Three implementations:
 
-- a numba kernel (CPU, the default there): row by row, the squared distances of the row to
-  the ``K*K`` offsets into a small ``(K*K, W)`` buffer, then per pixel a threshold found by
-  bisection with branch-free counting and a sort of the few candidates under it (details in
-  ``_select_kernel``); nothing of size ``K*K*H*W`` is stored, so its memory is the output. It is compiled serially (no numba threading layer), so
-  it is safe in forked DataLoader workers, and cached on disk (``cache=True``).
-- a pure-torch path (any device, used for CUDA tensors and when numba is missing): squared
+- ``backend="numba"`` (the default on CPU): the vectorised kernel ``select_v2`` of
+  :mod:`.neighbors_numba`. It computes every squared distance exactly as the previous kernel
+  did (float64) and selects on int64 keys that pack the truncated distance with the window
+  offset; the few pixels where the truncation could matter are redone exactly, so its output
+  is bit-identical to the previous kernel's (distances and indices, ties included) on every
+  finite image. Nothing of size ``K*K*H*W`` is stored: its memory is the outputs, a zero-padded
+  copy of one image and ``(K*K, 128)`` tile buffers.
+- ``backend="numba-v1"``: the previous kernel ``select_v1`` (a per-pixel bisection threshold
+  and a sort of the survivors), kept as the reference the tests and ``python -m
+  mattinglib.bench ddc`` compare against; 5-8x slower at 256-512 px, K = 11, k = 11.
+- ``backend="torch"`` (any device, used for CUDA tensors and when numba is missing): squared
   distances of the ``K*K`` shifted images written in place into a preallocated
   ``(H, W, K*K)`` buffer, one image at a time, then ``topk`` over the last (contiguous) axis
   and a square root of the kept values only. Its memory is that buffer (``H * W * K*K``
-  values, 127 MB in float32 at 512 x 512, K = 11) plus the outputs.
+  values, 127 MB in float32 at 512 x 512, K = 11) plus the outputs. Same distances (to
+  float rounding); where distances tie it may pick other pixels.
+
+Both numba kernels are compiled serially (no numba threading layer), so they are safe in
+forked DataLoader workers, and cached on disk (``cache=True``).
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
-try:  # numba is a pinned dependency; the torch path stays as a fallback without it.
-    import numba
-except ImportError:  # pragma: no cover - exercised only where numba is not installed
-    numba = None
+from .neighbors_numba import numba
 
-BACKENDS = ("auto", "numba", "torch")
+if numba is not None:
+    from .neighbors_numba import select_v1, select_v2
+
+BACKENDS = ("auto", "numba", "numba-v1", "torch")
+#: The paper's neighbourhood (SPEC.md): a K x K candidate window, K = 11, of which the k = 11
+#: closest in colour are kept. Every default of the library and the study refers to these.
+DEFAULT_KERNEL_SIZE = 11
+DEFAULT_TOPK = 11
 
 
 class Neighbors(NamedTuple):
@@ -71,108 +83,24 @@ def _check_image(image: torch.Tensor, kernel_size: int, topk: int) -> None:
                          f"got {topk!r}")
 
 
-# Bisection stops once the threshold keeps between k and k + _SLACK candidates: a few more
-# to sort is cheaper than more counting passes.
-_SLACK = 6
+def _select_numba(image: torch.Tensor, kernel_size: int, topk: int,
+                  version: str = "v2") -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Run a numba kernel on a (B, 3, H, W) CPU image.
 
-
-if numba is not None:
-
-    @numba.njit(cache=True, nogil=True)
-    def _select_kernel(image, kernel_size, topk, out_distance, out_index):  # pragma: no cover - compiled
-        """Numba kernel. image (B, 3, H, W); out_distance (B, k, H, W); out_index (B, k, H, W) int64.
-
-        Row by row: the squared distances of the whole row to each of the K*K window offsets
-        go into a (K*K, W) buffer, in branch-free loops over x (the in-image x range of each
-        offset is known in advance). Then per pixel, instead of keeping a sorted list while
-        scanning (one unpredictable branch per candidate), a threshold that keeps between k
-        and k + _SLACK candidates is found by bisection with branch-free counting, and only
-        those candidates are sorted. Squared distances are float64 whatever the image dtype;
-        the square root is taken of the k kept values only. Equal distances keep window
-        order (row-major), which is one valid tie-break.
-        """
-        n_batch, _, height, width = image.shape
-        radius = kernel_size // 2
-        n_window = kernel_size * kernel_size
-        outside = height * width
-        row_d2 = np.empty((n_window, width), np.float64)
-        norm2 = np.empty(width, np.float64)
-        values = np.empty(n_window, np.float64)
-        candidates = np.empty(n_window, np.int64)
-        for b in range(n_batch):
-            for y in range(height):
-                # A zero-padded (black) candidate is at distance |I_i| from i.
-                for x in range(width):
-                    c0 = np.float64(image[b, 0, y, x])
-                    c1 = np.float64(image[b, 1, y, x])
-                    c2 = np.float64(image[b, 2, y, x])
-                    norm2[x] = c0 * c0 + c1 * c1 + c2 * c2
-                for o in range(n_window):
-                    yy = y + o // kernel_size - radius
-                    dx = o % kernel_size - radius
-                    if yy < 0 or yy >= height:
-                        row_d2[o, :] = norm2
-                        continue
-                    x_start, x_stop = max(0, -dx), min(width, width - dx)
-                    for x in range(x_start):
-                        row_d2[o, x] = norm2[x]
-                    for x in range(x_start, x_stop):
-                        e0 = np.float64(image[b, 0, y, x]) - image[b, 0, yy, x + dx]
-                        e1 = np.float64(image[b, 1, y, x]) - image[b, 1, yy, x + dx]
-                        e2 = np.float64(image[b, 2, y, x]) - image[b, 2, yy, x + dx]
-                        row_d2[o, x] = e0 * e0 + e1 * e1 + e2 * e2
-                    for x in range(x_stop, width):
-                        row_d2[o, x] = norm2[x]
-
-                for x in range(width):
-                    largest = 0.0
-                    for o in range(n_window):
-                        values[o] = row_d2[o, x]
-                        largest = max(largest, values[o])
-                    # Invariant: at least k values are <= high.
-                    low, high = 0.0, largest
-                    for _ in range(64):
-                        middle = 0.5 * (low + high)
-                        n_below = 0
-                        for o in range(n_window):
-                            n_below += values[o] <= middle
-                        if n_below < topk:
-                            low = middle
-                        else:
-                            high = middle
-                            if n_below <= topk + _SLACK:
-                                break
-                    n_candidates = 0
-                    for o in range(n_window):  # branch-free compaction
-                        candidates[n_candidates] = o
-                        n_candidates += values[o] <= high
-                    for a in range(1, n_candidates):  # stable insertion sort by value
-                        o = candidates[a]
-                        value = values[o]
-                        p = a
-                        while p > 0 and values[candidates[p - 1]] > value:
-                            candidates[p] = candidates[p - 1]
-                            p -= 1
-                        candidates[p] = o
-                    for m in range(topk):
-                        o = candidates[m]
-                        out_distance[b, m, y, x] = math.sqrt(values[o])
-                        yy = y + o // kernel_size - radius
-                        xx = x + o % kernel_size - radius
-                        if 0 <= yy < height and 0 <= xx < width:
-                            out_index[b, m, y, x] = yy * width + xx
-                        else:
-                            out_index[b, m, y, x] = outside
-
-
-def _select_numba(image: torch.Tensor, kernel_size: int, topk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    Returns ``distance``, ``index`` and, for ``version="v2"``, the number of pixels that took
+    its exact scalar path (-1 if the image was not finite and went to ``select_v1``; 0 for v1).
+    """
     n_batch, _, height, width = image.shape
-    # The kernel writes the outputs in place: nothing but the outputs and a (K*K, W) row
-    # buffer is allocated.
+    # The kernels write the outputs in place; they allocate only small buffers.
     distance = torch.empty((n_batch, topk, height, width), dtype=image.dtype)
     index = torch.empty((n_batch, topk, height, width), dtype=torch.int64)
-    _select_kernel(image.detach().contiguous().numpy(), kernel_size, topk, distance.numpy(), index.numpy())
-    return distance, index
+    pixels = image.detach().contiguous().numpy()
+    if version == "v2":
+        n_exact = select_v2(pixels, kernel_size, topk, distance.numpy(), index.numpy())
+    else:
+        select_v1(pixels, kernel_size, topk, distance.numpy(), index.numpy())
+        n_exact = 0
+    return distance, index, n_exact
 
 
 def _select_torch(image: torch.Tensor, kernel_size: int, topk: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,7 +143,7 @@ def _select_torch(image: torch.Tensor, kernel_size: int, topk: int) -> tuple[tor
 
 
 @torch.no_grad()
-def select_neighbors(image: torch.Tensor, kernel_size: int = 11, topk: int = 11,
+def select_neighbors(image: torch.Tensor, kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK,
                      backend: str = "auto") -> Neighbors:
     """Select the DDC neighbours of every pixel (no gradient).
 
@@ -227,9 +155,11 @@ def select_neighbors(image: torch.Tensor, kernel_size: int = 11, topk: int = 11,
         Odd window size ``K``; the candidates are the ``K x K`` pixels centred on ``i``.
     topk : int, default 11
         Number ``k`` of neighbours kept, ``1 <= k <= K * K``.
-    backend : {"auto", "numba", "torch"}, default "auto"
-        "auto" uses the numba kernel for CPU tensors when numba is installed and the torch
-        path otherwise (CUDA). Both give the same distances; ties may pick different pixels.
+    backend : {"auto", "numba", "numba-v1", "torch"}, default "auto"
+        "auto" uses the numba kernel ("numba") for CPU tensors when numba is installed and
+        the torch path otherwise (CUDA). "numba" and "numba-v1" (the previous kernel) give
+        bit-identical results; the torch path gives the same distances, and where distances
+        tie it may pick other pixels.
 
     Returns
     -------
@@ -243,13 +173,15 @@ def select_neighbors(image: torch.Tensor, kernel_size: int = 11, topk: int = 11,
         raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
     unbatched = image.ndim == 3
     batch = image.unsqueeze(0) if unbatched else image
-    use_numba = backend == "numba" or (backend == "auto" and numba is not None and batch.device.type == "cpu")
+    use_numba = backend in ("numba", "numba-v1") or (
+        backend == "auto" and numba is not None and batch.device.type == "cpu")
     if use_numba:
+        name = "numba" if backend == "auto" else backend
         if numba is None:
-            raise ValueError("backend='numba' needs the numba package, which is not installed")
+            raise ValueError(f"backend={name!r} needs the numba package, which is not installed")
         if batch.device.type != "cpu":
-            raise ValueError(f"backend='numba' runs on CPU tensors only; got a tensor on {batch.device}")
-        distance, index = _select_numba(batch, kernel_size, topk)
+            raise ValueError(f"backend={name!r} runs on CPU tensors only; got a tensor on {batch.device}")
+        distance, index, _ = _select_numba(batch, kernel_size, topk, "v1" if name == "numba-v1" else "v2")
     else:
         distance, index = _select_torch(batch, kernel_size, topk)
     if unbatched:

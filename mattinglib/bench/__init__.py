@@ -1,0 +1,50 @@
+"""Benchmarks, run as ``python -m mattinglib.bench <subcommand>`` or ``bench.main([...])``.
+
+Subcommands, each registered in ``SUBCOMMANDS`` with its own arguments:
+
+``ddc`` (:mod:`.ddc`)
+    Our DDC loss and neighbour selection against the public release's naive formulation
+    (and the selection against our previous kernel), one fresh process per side; per size the
+    ratio with the selection included (what a training step of the study pays) and with the
+    neighbours given, the selection ratios, peak memories and agreement.
+``train`` (:mod:`.train`)
+    The whole training step at the two study scales (64 px synthetic, 128 px real-foreground with
+    4 channels), three ways (today's data path, the release's selection inside the loss, ours):
+    steps/s, the data share of the step, ratios.
+``models`` (:mod:`.models`)
+    Training and inference throughput of the networks, with ratios against the first.
+
+:mod:`.timing` holds the shared helpers: fresh child processes, the peak-memory probe, ratios
+and plain-text tables.
+"""
+from __future__ import annotations
+
+import argparse
+
+from .ddc import add_ddc_arguments, run_ddc
+from .models import add_models_arguments, run_models
+from .train import add_arguments as add_train_arguments
+from .train import run as run_train
+
+# name -> (help, add_arguments, run)
+SUBCOMMANDS = {
+    "ddc": ("DDC loss and neighbour selection vs the release's naive formulation", add_ddc_arguments, run_ddc),
+    "train": ("the whole training step at both study scales, three ways", add_train_arguments, run_train),
+    "models": ("training and inference throughput of the networks", add_models_arguments, run_models),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mattinglib.bench", description=__doc__.split("\n")[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments, run) in SUBCOMMANDS.items():
+        subparser = subparsers.add_parser(name, help=help_text)
+        add_arguments(subparser)
+        subparser.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its numbers."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)

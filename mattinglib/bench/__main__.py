@@ -1,0 +1,4 @@
+"""``python -m mattinglib.bench``: see :mod:`mattinglib.bench`."""
+from . import main
+
+main()

@@ -1,0 +1,76 @@
+"""``python -m mattinglib.bench models``: throughput of the networks and of whole training steps.
+
+Per model: its parameter count, training steps per second of the network alone and of whole
+known + DDC training steps with data (synthetic composites and neighbours, evaluation
+excluded), and the seconds of one inference, each with its ratio against the first model.
+Times are taken in this process with ``--threads`` torch threads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", nargs="+", default=["unet:16", "unet:32", "vitmatte-tiny"],
+                        help="NAME or unet:WIDTH; the first is the baseline of the ratios")
+    parser.add_argument("--crop", type=int, default=96, help="training crop side (px)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
+    parser.add_argument("--image", type=int, nargs=2, default=[600, 800], metavar=("H", "W"),
+                        help="inference image size (px)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", help="also write the numbers here")
+
+
+def run_models(args: argparse.Namespace) -> dict:
+    """Parameters, training steps/s (network alone, and whole known+DDC steps with data) and
+    inference seconds of each model, with ratios against the first."""
+    import tempfile
+    import time
+
+    import torch
+
+    from ..config import TrainConfig
+    from ..models import build_model, count_parameters, measure_throughput
+    from ..train import train
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for spec in args.models:
+        name, _, width = spec.partition(":")
+        overrides = {"width": int(width)} if width else {}
+        model = build_model(name, **overrides)
+        network_steps = measure_throughput(model, (args.crop, args.crop), batch=args.batch, steps=args.steps,
+                                           train=True) / args.batch
+        image = torch.rand(1, 3, *args.image)
+        model.eval()
+        with torch.no_grad():
+            model(image)  # warm-up
+            start = time.perf_counter()
+            model(image)
+            infer = time.perf_counter() - start
+        cfg = TrainConfig(model=name, model_width=overrides.get("width"), crop_size=args.crop,
+                          image_size=args.crop + 32, batch_size=args.batch, warmup_steps=1, test_length=1,
+                          eval_every=10 ** 6, checkpoint_every=10 ** 6, progress=False, threads=args.threads)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            train(cfg.replace(steps=3, out_dir=tmp))  # JIT and allocator warm-up
+        with tempfile.TemporaryDirectory() as tmp:
+            full_steps = train(cfg.replace(steps=args.steps + 2, out_dir=tmp)).steps_per_second
+        rows.append({"model": spec, "parameters": count_parameters(model), "network_steps_per_s": network_steps,
+                     "train_steps_per_s": full_steps, "inference_s": infer})
+    base = rows[0]
+    print(f"threads {args.threads}, batch {args.batch}, crop {args.crop} px, known+DDC steps with data "
+          f"(synthetic composites, neighbours, evaluation excluded); inference on {args.image[1]}x{args.image[0]}")
+    print(f"{'model':>15} {'params':>10} {'net steps/s':>12} {'train steps/s':>14} {'ratio':>7} "
+          f"{'infer (s)':>10} {'ratio':>7}")
+    for r in rows:
+        print(f"{r['model']:>15} {r['parameters']:>10,} {r['network_steps_per_s']:>12.2f} "
+              f"{r['train_steps_per_s']:>14.2f} {r['train_steps_per_s'] / base['train_steps_per_s']:>6.2f}x "
+              f"{r['inference_s']:>10.3f} {r['inference_s'] / base['inference_s']:>6.2f}x")
+    result = {"rows": rows}
+    if args.json:
+        from ..atomic import atomic_write_text
+        atomic_write_text(args.json, json.dumps(result, indent=2))
+    return result
