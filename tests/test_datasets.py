@@ -297,3 +297,32 @@ def test_real_foreground_composites(tmp_path, alphamatting_root):
     assert torch.equal(cropped["alpha"], sample["alpha"])
     opaque = sample["alpha"][0] == 1
     torch.testing.assert_close(sample["image"][:, opaque], cropped["foreground"][:, opaque])
+
+
+def test_real_foreground_items_do_not_depend_on_reusing_scene_preparation(tmp_path, monkeypatch, alphamatting_root):
+    from mattinglib.data import realfg
+
+    scenes = AlphaMattingDataset(alphamatting_root, scenes=["GT01", "GT02", "GT03"], transform=None)
+    rng = np.random.default_rng(0)
+    # A background smaller than the composite (enlarged first) and two larger ones.
+    backgrounds = [(rng.random((40, 50, 3)) * 255).astype(np.uint8), rng.random((200, 300, 3)),
+                   (rng.random((90, 120, 3)) * 255).astype(np.uint8)]
+    common = dict(length=12, seed=4, size=64, test=["GT02"], cache_dir=tmp_path)
+
+    def two_epochs(dataset):
+        items = []
+        for epoch in (0, 1):
+            dataset.set_epoch(epoch)
+            items += [dataset[i] for i in range(len(dataset))]
+        return items
+
+    reused = RealForegroundCompositeDataset(scenes, backgrounds, split="train", **common)
+    items = two_epochs(reused)
+    assert reused._candidates and reused._prepared_backgrounds
+    monkeypatch.setattr(realfg, "REUSE_PREPARED", False)
+    remade = RealForegroundCompositeDataset(scenes, backgrounds, split="train", **common)
+    again = two_epochs(remade)
+    assert not remade._candidates and not remade._prepared_backgrounds
+    for a, b in zip(items, again):
+        assert a["name"] == b["name"]
+        assert all(torch.equal(a[k].view(torch.int32), b[k].view(torch.int32)) for k in ("image", "alpha", "trimap"))

@@ -231,3 +231,48 @@ def test_dataset_rejects_bad_arguments(pool):
         _dataset(pool, trimap_width=(5, 2))
     with pytest.raises(ValueError, match="test"):
         _dataset([Photo("only", pool[0].pixels)], split="test")
+
+
+# ---- the item cache ------------------------------------------------------------------------
+
+def _bits_equal(a: dict, b: dict) -> bool:
+    """Same keys, and tensors equal bit for bit (-0.0 and 0.0 differ here)."""
+    return a.keys() == b.keys() and all(
+        torch.equal(a[k].view(torch.int32), b[k].view(torch.int32)) if torch.is_tensor(a[k]) else a[k] == b[k]
+        for k in a)
+
+
+@pytest.mark.parametrize("options", [{}, {"quantize_alpha": False}, {"trimap_reference_size": 96}])
+def test_cached_items_are_the_items_bit_for_bit(pool, monkeypatch, options):
+    from mattinglib.data.synthetic import dataset as synthetic
+
+    cached = _dataset(pool, **options)
+    first = [cached[i] for i in range(len(cached))]
+    assert len(cached._cache) == len(cached)
+    again = [cached[i] for i in range(len(cached))]
+    monkeypatch.setattr(synthetic, "ITEM_CACHE_BYTES", 0)
+    remade = [_dataset(pool, **options)[i] for i in range(len(cached))]
+    assert all(_bits_equal(a, c) and _bits_equal(b, c) for a, b, c in zip(first, again, remade))
+
+
+def test_cache_hands_out_copies_keeps_to_its_budget_and_is_not_pickled(pool, monkeypatch):
+    import pickle
+
+    from mattinglib.data.synthetic import dataset as synthetic
+
+    ds = _dataset(pool)
+    item = ds[0]
+    for value in item.values():
+        if torch.is_tensor(value):
+            value.fill_(0.25)  # a transform writing in place must not reach the cache
+    assert _bits_equal(ds[0], _dataset(pool)[0])
+    entry_bytes = ds._cache_bytes
+    monkeypatch.setattr(synthetic, "ITEM_CACHE_BYTES", 2 * entry_bytes)
+    small = _dataset(pool)
+    items = [small[i] for i in range(len(small))]
+    assert sorted(small._cache) == [(3, "train", 0), (3, "train", 1)] and small._cache_bytes == 2 * entry_bytes
+    assert all(_bits_equal(a, small[i]) for i, a in enumerate(items))  # items past the budget are remade
+    assert pickle.loads(pickle.dumps(small))._cache == {}
+    resampled = _dataset(pool, resample_per_epoch=True)
+    resampled[0]
+    assert resampled._cache == {}  # an item that changes per epoch is never cached

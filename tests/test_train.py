@@ -256,3 +256,42 @@ def test_missing_data_root_names_the_dataset_and_the_variable(tmp_path, monkeypa
     monkeypatch.delenv("MATTINGLIB_DATA", raising=False)
     with pytest.raises(FileNotFoundError, match=r"dataset 'folder'.*MATTINGLIB_DATA is not set"):
         build_datasets(tiny(tmp_path, dataset="folder", folder_layout="am2k"))
+
+
+# ---- data-path optimisations: the same numbers with them and without --------------------------
+
+def _outcome(config: TrainConfig) -> tuple:
+    result = train(config)
+    return result.history, result.evaluations, result.model.state_dict()
+
+
+def _assert_bit_identical(first: tuple, second: tuple) -> None:
+    for a, b in zip(first[:2], second[:2]):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert first[2].keys() == second[2].keys()
+    assert all(torch.equal(first[2][k], second[2][k]) for k in first[2])
+
+
+@pytest.mark.parametrize("changes", [{}, {"label": "mask", "supervision": "known+dc"}, {"num_workers": 2}],
+                         ids=["trimap", "relabelled", "workers"])
+def test_synthetic_item_cache_changes_no_number(tmp_path, monkeypatch, changes):
+    from mattinglib.data.synthetic import dataset as synthetic
+
+    # Four items in batches of four: every step after the first reads all of them from the cache.
+    config = tiny(tmp_path, train_length=4, **changes)
+    cached = _outcome(config.replace(out_dir=str(tmp_path / "cached")))
+    monkeypatch.setattr(synthetic, "ITEM_CACHE_BYTES", 0)
+    remade = _outcome(config.replace(out_dir=str(tmp_path / "remade")))
+    _assert_bit_identical(cached, remade)
+
+
+def test_realfg_reuse_of_scene_preparation_changes_no_number(tmp_path, monkeypatch, alphamatting_root):
+    from mattinglib.data import realfg
+
+    monkeypatch.setenv("MATTINGLIB_DATA", str(alphamatting_root.parent))
+    config = tiny(tmp_path, dataset="realfg", in_channels=4, image_size=64, crop_size=48, train_length=8, steps=4,
+                  eval_every=4, checkpoint_every=4)
+    reused = _outcome(config.replace(out_dir=str(tmp_path / "reused")))
+    monkeypatch.setattr(realfg, "REUSE_PREPARED", False)
+    remade = _outcome(config.replace(out_dir=str(tmp_path / "remade")))
+    _assert_bit_identical(reused, remade)

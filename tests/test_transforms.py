@@ -167,3 +167,17 @@ def test_batches_identical_across_num_workers(tmp_path):
         assert one[3] == two[3]
     dataset.set_epoch(3)
     assert not torch.equal(batches(0)[0][0], serial[0][0])
+
+
+def test_random_crop_with_precomputed_candidates_crops_the_same():
+    centred = toy_sample()
+    small = toy_sample(height=10, width=12, unknown_box=(2, 4, 2, 4))
+    for sample, crop in ((centred, RandomCrop(16, min_unknown=40)), (centred, RandomCrop(16, min_unknown=41)),
+                         (small, RandomCrop((16, 20), min_unknown=1))):
+        candidates = crop.unknown_candidates(sample["trimap"])
+        for seed in range(10):
+            plain = crop(sample, np.random.default_rng(seed))
+            given = crop(sample, np.random.default_rng(seed), candidates=candidates)
+            assert all(torch.equal(plain[k], given[k]) for k in ("image", "alpha", "trimap"))
+    rows, cols = RandomCrop(16).unknown_candidates(centred["trimap"])
+    assert rows.numel() == 40 and bool((centred["trimap"][0, rows + 8, cols + 8] == 0.5).all())

@@ -5,6 +5,12 @@ and the alpha (:func:`estimate_foreground`), and new training images are made as
 ``I = alpha * F + (1 - alpha) * B`` over background photographs ``B`` that the scenes were
 not shot in front of. Train and test composites use disjoint scenes (:func:`split_scenes`);
 the caller passes disjoint background lists for the two as well.
+
+Speed. An item crops a whole scene and a whole background photograph, which costs more than
+compositing the crop: the unknown-centred crop's candidate windows of each scene and each
+background as a (3, H, W) tensor (enlarged when too small) depend on the scene or photo only,
+so with :data:`REUSE_PREPARED` they are made once per dataset and reused. The items are the
+same either way (tests/test_train.py trains both and compares).
 """
 from __future__ import annotations
 
@@ -19,6 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from mattinglib.data.transforms import RandomCrop, SeededDataset, Transform
+
+#: Reuse each scene's crop candidates and each background tensor between items (see the
+#: module docstring); False makes them again for every item, as before.
+REUSE_PREPARED = True
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray, cache_dir: str | os.PathLike | None = None,
@@ -213,12 +223,16 @@ class RealForegroundCompositeDataset(SeededDataset):
             self.scenes.append({
                 "foreground": torch.from_numpy(np.ascontiguousarray(foreground.transpose(2, 0, 1))),
                 "alpha": sample["alpha"], "trimap": sample["trimap"], "name": sample["name"]})
+        # Made on first use (REUSE_PREPARED): scene position -> crop candidates, k -> (3, h, w) tensor.
+        self._candidates: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._prepared_backgrounds: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return self.length
 
-    def _background_crop(self, k: int, rng: np.random.Generator) -> torch.Tensor:
-        """A (3, h, w) crop of background ``k``, enlarged first when it is too small."""
+    def _background(self, k: int) -> torch.Tensor:
+        """Background ``k`` as a (3, H, W) float32 tensor in [0, 1], enlarged bilinearly (keeping
+        its aspect ratio) to cover the composite size when it is smaller."""
         crop_h, crop_w = self.size
         background = torch.from_numpy(self.backgrounds[k].transpose(2, 0, 1).copy())
         height, width = background.shape[1:]
@@ -227,17 +241,40 @@ class RealForegroundCompositeDataset(SeededDataset):
             new_size = (max(crop_h, int(np.ceil(height * scale))), max(crop_w, int(np.ceil(width * scale))))
             background = F.interpolate(background[None], size=new_size, mode="bilinear",
                                        align_corners=False)[0].clamp_(0.0, 1.0)
-            height, width = new_size
+        return background
+
+    def _background_crop(self, k: int, rng: np.random.Generator) -> torch.Tensor:
+        """A (3, h, w) crop of background ``k`` (a view: the caller must not write to it)."""
+        crop_h, crop_w = self.size
+        if REUSE_PREPARED:
+            background = self._prepared_backgrounds.get(k)
+            if background is None:
+                background = self._prepared_backgrounds[k] = self._background(k)
+        else:
+            background = self._background(k)
+        height, width = background.shape[1:]
         top = int(rng.integers(height - crop_h + 1))
         left = int(rng.integers(width - crop_w + 1))
         return background[:, top:top + crop_h, left:left + crop_w]
+
+    def _scene_crop(self, position: int, rng: np.random.Generator) -> dict:
+        """The foreground, alpha and trimap of scene ``position`` cropped to the composite size."""
+        scene = self.scenes[position]
+        layers = {k: scene[k] for k in ("foreground", "alpha", "trimap")}
+        if not REUSE_PREPARED:
+            return self.crop(layers, rng)
+        candidates = self._candidates.get(position)
+        if candidates is None:
+            candidates = self._candidates[position] = self.crop.unknown_candidates(scene["trimap"])
+        return self.crop(layers, rng, candidates=candidates)
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         rng = self.sample_rng(index)
-        scene = self.scenes[int(rng.integers(len(self.scenes)))]
-        cropped = self.crop({k: scene[k] for k in ("foreground", "alpha", "trimap")}, rng)
+        position = int(rng.integers(len(self.scenes)))
+        scene = self.scenes[position]
+        cropped = self._scene_crop(position, rng)
         k = int(rng.integers(len(self.backgrounds)))
         background = self._background_crop(k, rng)
         alpha = cropped["alpha"]

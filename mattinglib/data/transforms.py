@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mattinglib.losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
+
 Sample = dict
 Transform = Callable[[Sample, np.random.Generator], Sample]
 
@@ -202,7 +204,37 @@ class RandomCrop:
             raise ValueError(f"min_unknown must be at least 1; got {min_unknown}")
         self.min_unknown = int(min_unknown)
 
-    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+    def unknown_candidates(self, trimap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-left corners of the unknown-centred windows of a trimap.
+
+        What :meth:`__call__` draws from, for a caller that crops the same trimap many times
+        (:class:`~mattinglib.data.realfg.RealForegroundCompositeDataset` crops each scene once
+        per item) and passes the result back as ``candidates``.
+
+        Parameters
+        ----------
+        trimap : Tensor, shape (1, H, W)
+            Values in {0, 0.5, 1}; padded at the bottom / right like the sample when smaller
+            than the crop.
+
+        Returns
+        -------
+        rows, cols : Tensor, shape (n,), int64
+            Row and column (px) of each window's top-left corner, row-major order; ``n`` may
+            be below ``min_unknown``, in which case the window is placed uniformly instead.
+        """
+        crop_h, crop_w = self.size
+        height, width = max(trimap.shape[1], crop_h), max(trimap.shape[2], crop_w)
+        if (height, width) != tuple(trimap.shape[1:]):
+            trimap = F.pad(trimap, (0, width - trimap.shape[2], 0, height - trimap.shape[1]), value=0.0)
+        half_h, half_w = crop_h // 2, crop_w // 2
+        interior = trimap[0, half_h:height - crop_h + half_h + 1, half_w:width - crop_w + half_w + 1]
+        # The interior starts at (half_h, half_w), so its (row, col) is also the window's top-left.
+        return torch.nonzero(interior == 0.5, as_tuple=True)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator,
+                 candidates: tuple[torch.Tensor, torch.Tensor] | None = None) -> Sample:
+        """Crop ``sample``; ``candidates``, when given, is :meth:`unknown_candidates` of its trimap."""
         keys = _spatial_keys(sample, "RandomCrop")
         crop_h, crop_w = self.size
         height, width = _height_width(sample, keys)
@@ -215,12 +247,11 @@ class RandomCrop:
 
         top = left = None
         if self.unknown_centred and "trimap" in out:
-            half_h, half_w = crop_h // 2, crop_w // 2
-            interior = out["trimap"][0, half_h:height - crop_h + half_h + 1, half_w:width - crop_w + half_w + 1]
-            rows, cols = torch.nonzero(interior == 0.5, as_tuple=True)
+            if candidates is None:
+                candidates = self.unknown_candidates(out["trimap"])
+            rows, cols = candidates
             if rows.numel() >= self.min_unknown:
                 pick = int(rng.integers(rows.numel()))
-                # The interior starts at (half_h, half_w), so its (row, col) is also the crop's top-left.
                 top, left = int(rows[pick]), int(cols[pick])
         if top is None:
             top = int(rng.integers(height - crop_h + 1))
@@ -316,12 +347,12 @@ class AddNeighbors:
     Parameters
     ----------
     kernel_size : int
-        Side of the square candidate window (odd), SPEC default 11.
+        Side of the square candidate window (odd), default :data:`~mattinglib.losses.neighbors.DEFAULT_KERNEL_SIZE` (11, SPEC.md).
     topk : int
-        Number of neighbours kept per pixel, SPEC default 11.
+        Number of neighbours kept per pixel, default :data:`~mattinglib.losses.neighbors.DEFAULT_TOPK` (11, SPEC.md).
     """
 
-    def __init__(self, kernel_size: int = 11, topk: int = 11):
+    def __init__(self, kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK):
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}")
         if not 1 <= topk <= kernel_size * kernel_size:

@@ -1,0 +1,251 @@
+"""Benchmark of the whole training step: data, forward, loss, backward and optimizer.
+
+``python -m mattinglib.bench train`` (``run(args)``) times, in one process and interleaved step by step (so that a busy machine
+slows all of them alike), three ways of taking a known + DDC training step:
+
+``today``
+    The data path with this module's data optimisations switched off (:func:`optimisations`):
+    every item is made from scratch, and the DDC neighbours are selected per crop in the
+    data pipeline (``AddNeighbors``).
+``release``
+    The public release's formulation: no selection in the data pipeline, and
+    :func:`mattinglib.losses.reference.reference_ddc_loss` selects the neighbours inside the
+    loss at every step (data path as in ``today``).
+``ours``
+    The data optimisations on: the synthetic dataset's item cache
+    (:data:`mattinglib.data.synthetic.dataset.ITEM_CACHE_BYTES`) and the real-foreground
+    dataset's reuse of scene crop candidates and background tensors
+    (:data:`mattinglib.data.realfg.REUSE_PREPARED`). They change no number a run computes
+    (tests/test_train.py trains with and without them and compares bit for bit).
+
+at two scales: ``synthetic`` (the ``cpu`` profile: 64 px crops of 96 px composites, 3 input
+channels, a width-16 U-Net, batch 8) and ``realfg`` (the real track: 128 px crops of 192 px
+composites of the alphamatting.com foregrounds, 4 input channels), the latter only when the
+scenes are found under ``$MATTINGLIB_DATA`` (otherwise it says that it skipped it).
+
+How the numbers are taken. Each way has its own dataset, model and optimizer, built from the
+same config. After one untimed warm-up step (numba kernels load, photos are read), the steps
+``0 .. steps-1`` of the run's sample stream (the same batches as :func:`mattinglib.train.train`)
+are timed once while no item has been seen (*cold*), then again (*warm*: an item cache holds
+them now). A run of ``run_steps`` steps over ``train_length`` items makes a fraction
+``min(1, train_length / (run_steps * batch))`` of its samples cold, and the *run* figures weigh
+the two passes that way. *Data* is the time to make and collate a batch, the *step* the whole
+of it; in the ``release`` way the selection is part of the loss, not of the data. Times are
+medians per pass; steps/s is one over the step time.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import default_collate
+
+from ..atomic import atomic_write_text
+from ..build import build_criterion, build_datasets, build_model_for
+from ..config import TrainConfig
+from ..data import AddNeighbors, realfg
+from ..data.synthetic import dataset as synthetic
+from ..environment import DATA_ENV, data_root_from_env
+from ..losses import known_loss, reference_ddc_loss
+from ..train import TrainStream, model_input, param_groups
+
+WAYS = ("today", "release", "ours")
+SCALES = ("synthetic", "realfg")
+
+
+@contextlib.contextmanager
+def optimisations(enabled: bool):
+    """Switch this module's data optimisations on (as configured) or off for the ``with`` block.
+
+    Off: no synthetic item cache, and the real-foreground dataset prepares its scene crop
+    candidates and background tensors again for every item. Restores the settings on exit.
+    """
+    saved = synthetic.ITEM_CACHE_BYTES, realfg.REUSE_PREPARED
+    if not enabled:
+        synthetic.ITEM_CACHE_BYTES, realfg.REUSE_PREPARED = 0, False
+    try:
+        yield
+    finally:
+        synthetic.ITEM_CACHE_BYTES, realfg.REUSE_PREPARED = saved
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options (``python -m mattinglib.bench train ...``)."""
+    parser.add_argument("--scales", nargs="+", choices=SCALES, default=list(SCALES))
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per pass and way (median)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--width", type=int, default=16, help="U-Net width")
+    parser.add_argument("--kernel-size", type=int, default=11)
+    parser.add_argument("--topk", type=int, default=11)
+    parser.add_argument("--synthetic-size", type=int, nargs=2, default=[96, 64], metavar=("IMAGE", "CROP"),
+                        help="synthetic composite and crop side (px)")
+    parser.add_argument("--realfg-size", type=int, nargs=2, default=[192, 128], metavar=("IMAGE", "CROP"),
+                        help="real-foreground composite and crop side (px)")
+    parser.add_argument("--train-length", type=int, default=2000, help="distinct training items")
+    parser.add_argument("--run-steps", type=int, default=600,
+                        help="run length the 'run' figures are weighted for (the cpu profile's 600)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="save the numbers to this JSON file")
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("steps", "batch", "threads", "width", "train_length", "run_steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+    if args.train_length < args.batch * (args.steps + 1):
+        raise ValueError(f"--train-length {args.train_length} must hold the timed and the warm-up batches, "
+                         f"at least batch x (steps + 1) = {args.batch * (args.steps + 1)}, so that the first "
+                         "pass sees no item twice")
+    for name in ("synthetic_size", "realfg_size"):
+        image, crop = getattr(args, name)
+        if not 0 < crop <= image:
+            raise ValueError(f"--{name.replace('_', '-')}: need 0 < CROP <= IMAGE; got {image} {crop}")
+
+
+def _config(scale: str, args: argparse.Namespace):
+    common = dict(model_width=args.width, batch_size=args.batch, kernel_size=args.kernel_size, topk=args.topk,
+                  train_length=args.train_length, test_length=1, supervision="known+ddc", seed=args.seed,
+                  threads=args.threads, progress=False, steps=args.run_steps)
+    if scale == "synthetic":
+        image, crop = args.synthetic_size
+        return TrainConfig(image_size=image, crop_size=crop, ddc_weight=1.0, **common)
+    image, crop = args.realfg_size
+    return TrainConfig(dataset="realfg", in_channels=4, image_size=image, crop_size=crop, **common)
+
+
+def _realfg_missing() -> str | None:
+    """Why the real-foreground scale cannot run here, or None when it can."""
+    root = data_root_from_env()
+    if root is None:
+        return f"${DATA_ENV} is not set"
+    if not (root / "alphamatting-lowres").is_dir():
+        return f"no alphamatting-lowres/ under ${DATA_ENV} = {root}"
+    return None
+
+
+class _Way:
+    """One way of training: its dataset stream, model, optimizer and loss, and its timings."""
+
+    def __init__(self, name: str, config):
+        self.name, self.config = name, config
+        with optimisations(name == "ours"):
+            train_set, _ = build_datasets(config)
+        if name == "release":  # the selection moves into the loss
+            train_set.transform.transforms = [t for t in train_set.transform.transforms
+                                              if not isinstance(t, AddNeighbors)]
+        self.stream = TrainStream(train_set, config.seed)
+        self.model = build_model_for(config)
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, config), lr=config.lr)
+        self.criterion = build_criterion(config)
+        self.times: dict[str, list[tuple[float, float]]] = {"cold": [], "warm": []}
+
+    def _loss(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
+        if self.name != "release":
+            return self.criterion(pred, batch)["total"]
+        cfg = self.config
+        return known_loss(pred, batch["trimap"]) + cfg.ddc_weight * reference_ddc_loss(
+            batch["image"], pred, cfg.kernel_size, cfg.topk)
+
+    def step(self, step: int) -> tuple[float, float]:
+        """Train on the run's batch of ``step``; (data seconds, whole step seconds)."""
+        batch_size = self.config.batch_size
+        with optimisations(self.name == "ours"):
+            start = time.perf_counter()
+            batch = default_collate([self.stream[step * batch_size + i] for i in range(batch_size)])
+            data = time.perf_counter() - start
+            pred = self.model(model_input(batch, self.config.in_channels))
+            loss = self._loss(pred, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            return data, time.perf_counter() - start
+
+
+def _summary(way: _Way, cold_fraction: float) -> dict:
+    medians = {}
+    for phase, times in way.times.items():
+        data, step = np.median(np.array(times), axis=0)
+        medians[phase] = {"data_s": float(data), "step_s": float(step)}
+    run_data = cold_fraction * medians["cold"]["data_s"] + (1 - cold_fraction) * medians["warm"]["data_s"]
+    run_step = cold_fraction * medians["cold"]["step_s"] + (1 - cold_fraction) * medians["warm"]["step_s"]
+    medians["run"] = {"data_s": run_data, "step_s": run_step}
+    for values in medians.values():
+        values["steps_per_s"] = 1.0 / values["step_s"]
+        values["data_share"] = values["data_s"] / values["step_s"]
+    return medians
+
+
+def _bench_scale(scale: str, args: argparse.Namespace) -> dict:
+    config = _config(scale, args)
+    ways = [_Way(name, config) for name in WAYS]
+    # Warm-up on the last batch of the first epoch, which no timed step uses (see _check).
+    last_step = config.train_length // config.batch_size - 1
+    for way in ways:
+        way.step(last_step)
+    for phase in ("cold", "warm"):
+        for step in range(args.steps):
+            for way in ways:  # interleaved: a load change hits every way alike
+                way.times[phase].append(way.step(step))
+    samples = args.run_steps * args.batch
+    cold_fraction = min(samples, config.train_length) / samples
+    result = {"config": config.identity(), "cold_fraction": cold_fraction,
+              "ways": {way.name: _summary(way, cold_fraction) for way in ways}}
+    result["ratios"] = {phase: {f"ours/{base}": result["ways"]["ours"][phase]["steps_per_s"]
+                                / result["ways"][base][phase]["steps_per_s"] for base in ("today", "release")}
+                        for phase in ("cold", "warm", "run")}
+    return result
+
+
+def _format(scale: str, result: dict) -> str:
+    lines = [f"{scale}: {result['config']['crop_size']} px crops of {result['config']['image_size']} px, "
+             f"{result['config']['in_channels']} channels, run = {result['cold_fraction']:.0%} cold samples",
+             f"{'way':>8} {'cold st/s':>10} {'warm st/s':>10} {'run st/s':>9} {'data share':>11} "
+             f"{'(cold/warm)':>12} {'x today':>8} {'x release':>10}"]
+    ways = result["ways"]
+    for name, values in ways.items():
+        run = values["run"]["steps_per_s"]
+        lines.append(f"{name:>8} {values['cold']['steps_per_s']:>10.2f} {values['warm']['steps_per_s']:>10.2f} "
+                     f"{run:>9.2f} {values['run']['data_share']:>10.0%} "
+                     f"{values['cold']['data_share']:>6.0%}/{values['warm']['data_share']:<5.0%} "
+                     f"{run / ways['today']['run']['steps_per_s']:>7.2f}x "
+                     f"{run / ways['release']['run']['steps_per_s']:>9.2f}x")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Time the three ways at each scale, print the tables, optionally save JSON; returns the numbers."""
+    _check(args)
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)  # as train() does on the CPU
+    # Only this benchmark's own options: a caller's parser may add others (a subcommand's function).
+    own = argparse.ArgumentParser(add_help=False)
+    add_arguments(own)
+    options = {action.dest for action in own._actions}
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k in options}
+    report = {"settings": settings, "scales": {}}
+    try:
+        print(f"training-step benchmark: batch {args.batch}, known+DDC (K {args.kernel_size}, k {args.topk}), "
+              f"{args.threads} torch thread(s), {args.steps} timed steps per pass; run = {args.run_steps} steps "
+              f"over {args.train_length} items; medians")
+        for scale in args.scales:
+            missing = _realfg_missing() if scale == "realfg" else None
+            if missing is not None:
+                print(f"{scale}: skipped ({missing})")
+                report["scales"][scale] = {"skipped": missing}
+                continue
+            report["scales"][scale] = _bench_scale(scale, args)
+            print(_format(scale, report["scales"][scale]))
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(report, indent=1))
+    return report
