@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .labels import ALPHA_LABELS
+from .losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 from .supervision import SUPERVISIONS
 
 #: The coarse labels a run can train from (drawn by :class:`mattinglib.data.labelling.MakeLabel`).
@@ -89,8 +90,8 @@ class TrainConfig:
     supervision: str = "known+ddc"
     known_balanced: bool = False
     ddc_weight: float = 10.0
-    kernel_size: int = 11
-    topk: int = 11
+    kernel_size: int = DEFAULT_KERNEL_SIZE
+    topk: int = DEFAULT_TOPK
     ddc_schedule: str = "constant"
     ddc_ramp_start: int = 0
     ddc_ramp_steps: int = 0
@@ -107,7 +108,7 @@ class TrainConfig:
     # runtime
     seed: int = 0
     device: str = "cpu"
-    threads: int = 2
+    threads: int = 1
     num_workers: int = 0
     # bookkeeping
     out_dir: str = "runs/default"

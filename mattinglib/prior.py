@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 from .losses import dc_loss_from_neighbors, ddc_loss_from_neighbors, known_loss, select_neighbors
+from .losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 
 
 def optimise_alpha(image: np.ndarray, trimap: np.ndarray, loss: str = "ddc", weight: float = 10.0,
-                   kernel_size: int = 11, topk: int = 11, steps: int = 600, lr: float = 0.1,
+                   kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK, steps: int = 600, lr: float = 0.1,
                    init: str = "trimap") -> np.ndarray:
     """Alpha that minimises the known loss plus ``weight`` x DDC (or DC) for one image.
 

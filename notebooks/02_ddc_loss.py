@@ -167,7 +167,7 @@ landscape_mean
 
 # %%
 # Paired by scene (each setting is deterministic: one "seed"); the interval is a bootstrap over the scenes.
-paired = table.rename(columns={"setting": "variant", "scene": "name"}).assign(seed=0)
+paired = table.rename(columns={"setting": "variant", "scene": "image"}).assign(seed=0)
 ddc10, ddc1, dc10 = (setting_label(SETTINGS[i]) for i in (2, 3, 4))
 prior = no_gate("a per-scene prior, no network: no competence gate")
 common = dict(eval_set=SOURCE, profile=PROFILE, gate=prior, protocol="unknown-region")
@@ -179,7 +179,7 @@ claims = [
                  claim="DDC is a better propagation term than the undirected DC (as a prior, weight 10)"),
 ]
 # The landscape is priced per image: the truth against the cheapest alternative matte on average.
-priced = landscape.rename(columns={"matte": "variant", "image": "name"}).assign(seed=0)
+priced = landscape.rename(columns={"matte": "variant"}).assign(seed=0)
 totals = landscape_mean.set_index("matte")["total"]
 cheapest_other = totals.drop("truth").idxmin()
 claims.append(claim_better(

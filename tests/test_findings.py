@@ -16,7 +16,7 @@ def _per_image(effects: dict[str, float], n_images=40, seeds=(0, 1, 2), noise=0.
     for arm, effect in ({"ref": 0.0} | effects).items():
         for seed in seeds:
             values = base * difficulty * (1 + effect) * (1 + noise * rng.standard_normal(n_images))
-            rows += [{"variant": arm, "seed": seed, "name": f"img{i}", "sad": v} for i, v in enumerate(values)]
+            rows += [{"variant": arm, "seed": seed, "image": i, "name": f"img{i}", "sad": v} for i, v in enumerate(values)]
     return pd.DataFrame(rows)
 
 

@@ -17,7 +17,7 @@ from ..labels.codec import UNKNOWN
 from .ddc import dc_loss_from_neighbors, ddc_loss_from_neighbors
 from .fine import gradient_loss, l1_loss, laplacian_loss, trimap_l1_loss
 from .known import known_loss
-from .neighbors import Neighbors, select_neighbors
+from .neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK, Neighbors, select_neighbors
 
 LOSS_NAMES = ("known", "ddc", "dc", "l1", "laplacian", "gradient", "trimap_l1")
 _NEEDS_ALPHA = ("l1", "laplacian", "gradient")
@@ -47,7 +47,7 @@ class MattingCriterion(nn.Module):
     weights : mapping str -> float
         Weight of each loss by name (see ``LOSS_NAMES``); missing names weigh 0. A loss whose
         weight is 0 is not computed.
-    kernel_size, topk : int, default 11, 11
+    kernel_size, topk : int, default DEFAULT_KERNEL_SIZE, DEFAULT_TOPK (11, 11)
         DDC / DC window size and number of neighbours, used when the batch carries no
         precomputed ``"neighbors"``.
 
@@ -58,7 +58,7 @@ class MattingCriterion(nn.Module):
     >>> losses["total"].backward()               # doctest: +SKIP
     """
 
-    def __init__(self, weights: Mapping[str, float], kernel_size: int = 11, topk: int = 11,
+    def __init__(self, weights: Mapping[str, float], kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK,
                  known_balanced: bool = False):
         super().__init__()
         self.weights = _check_weights(weights, "MattingCriterion")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from .neighbors import Neighbors, numba, select_neighbors
+from .neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK, Neighbors, numba, select_neighbors
 
 if numba is not None:
 
@@ -175,7 +175,7 @@ def dc_loss_from_neighbors(alpha: torch.Tensor, neighbors: Neighbors) -> torch.T
     return _PairLoss.apply(alpha, neighbors.distance, neighbors.index, False)
 
 
-def ddc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = 11, topk: int = 11) -> torch.Tensor:
+def ddc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK) -> torch.Tensor:
     """DDC loss with the neighbour selection done here (see :func:`select_neighbors`).
 
     Parameters
@@ -194,6 +194,6 @@ def ddc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = 11, to
     return ddc_loss_from_neighbors(alpha, select_neighbors(image, kernel_size, topk))
 
 
-def dc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = 11, topk: int = 11) -> torch.Tensor:
+def dc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK) -> torch.Tensor:
     """DC loss with the neighbour selection done here; parameters as :func:`ddc_loss`."""
     return dc_loss_from_neighbors(alpha, select_neighbors(image, kernel_size, topk))

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from mattinglib.losses import select_neighbors
+from mattinglib.losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 
 
-def plot_selected_neighbors(image: np.ndarray, points: Sequence[tuple[int, int]], kernel_size: int = 11,
-                            topk: int = 11, zoom: int = 2) -> plt.Figure:
+def plot_selected_neighbors(image: np.ndarray, points: Sequence[tuple[int, int]], kernel_size: int = DEFAULT_KERNEL_SIZE,
+                            topk: int = DEFAULT_TOPK, zoom: int = 2) -> plt.Figure:
     """For each pixel of ``points``, its window with the ``topk`` neighbours DDC selects marked.
 
     Parameters

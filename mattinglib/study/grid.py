@@ -39,7 +39,7 @@ class GridScores(NamedTuple):
     """What :func:`run_grid` returns with ``per_image=True``."""
 
     runs: pd.DataFrame    # one row per (variant, seed, eval set, protocol): the run's mean metrics
-    images: pd.DataFrame  # one row per (variant, seed, eval set, protocol, image name): for paired statistics
+    images: pd.DataFrame  # one row per (variant, seed, eval set, protocol, image): for paired statistics
 
 
 def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], root: str | Path,
@@ -94,13 +94,14 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
                 key = {"variant": variant, "seed": seed, "eval_set": set_name, "protocol": protocol}
                 rows.append(key | evaluation.mean.to_dict() | {"run_dir": config.out_dir})
                 if per_image:
-                    image_rows.append(evaluation.per_image.assign(**key))
+                    # "image" is the position in the set: names may repeat (a scene over several backgrounds).
+                    image_rows.append(evaluation.per_image.assign(image=range(len(evaluation.per_image)), **key))
         bar.update(1)
     bar.close()
     if not per_image:
         return pd.DataFrame(rows)
     images = pd.concat(image_rows, ignore_index=True)
-    first = ["variant", "seed", "eval_set", "protocol", "name"]
+    first = ["variant", "seed", "eval_set", "protocol", "image", "name"]
     return GridScores(pd.DataFrame(rows), images[first + [c for c in images.columns if c not in first]])
 
 
@@ -165,7 +166,7 @@ def score_baselines(eval_sets: dict[str, object], methods: dict[str, str] | None
                 evaluation = evaluate(predictor, dataset, protocol)
                 key = {"variant": name, "seed": seed, "eval_set": set_name, "protocol": protocol}
                 rows.append(key | evaluation.mean.to_dict())
-                image_rows.append(evaluation.per_image.assign(**key))
+                image_rows.append(evaluation.per_image.assign(image=range(len(evaluation.per_image)), **key))
     images = pd.concat(image_rows, ignore_index=True)
-    first = ["variant", "seed", "eval_set", "protocol", "name"]
+    first = ["variant", "seed", "eval_set", "protocol", "image", "name"]
     return GridScores(pd.DataFrame(rows), images[first + [c for c in images.columns if c not in first]])

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from mattinglib.baselines import BASELINES, baseline_predictor
 from mattinglib.evaluate import sample_arrays
+from mattinglib.losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 from mattinglib.metrics import matting_metrics
 from mattinglib.prior import optimise_alpha
 
@@ -33,7 +34,7 @@ def setting_label(setting: dict) -> str:
     if method == "none":
         return "known only"
     return (f"known + {setting.get('weight', 10.0):g} {method.upper()} "
-            f"(K {setting.get('kernel_size', 11)}, k {setting.get('topk', 11)})")
+            f"(K {setting.get('kernel_size', DEFAULT_KERNEL_SIZE)}, k {setting.get('topk', DEFAULT_TOPK)})")
 
 
 def downscale(image: np.ndarray, alpha: np.ndarray, trimap: np.ndarray, factor: int):
@@ -103,7 +104,7 @@ def candidate_mattes(alpha: np.ndarray, trimap: np.ndarray) -> dict[str, np.ndar
     }
 
 
-def loss_landscape(dataset, kernel_size: int = 11, topk: int = 11, weight: float = 10.0,
+def loss_landscape(dataset, kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK, weight: float = 10.0,
                    factor: int = 1) -> pd.DataFrame:
     """The known, DDC and DC losses of each of :func:`candidate_mattes` on every image.
 

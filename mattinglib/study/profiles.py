@@ -33,7 +33,7 @@ BASES: dict[str, dict] = {
     "paper": dict(dataset="folder", folder_layout="am2k", label="trimap-release", model="vitmatte-s",
                   image_size=640, crop_size=512, steps=5625, batch_size=32, lr=5e-4, weight_decay=0.1, layer_decay=0.65,
                   warmup_steps=250, lr_milestones=(0.6, 0.9), lr_factors=(0.1, 0.05), flip=False,
-                  ddc_weight=10.0, test_length=200, device="cuda", num_workers=8,
+                  ddc_weight=10.0, test_length=200, device="cuda", num_workers=8, threads=2,
                   checkpoint_every=500, eval_every=10 ** 6),
 }
 

@@ -154,7 +154,12 @@ def findings_markdown(results_dir: str | os.PathLike, notebooks_dir: str | os.Pa
         claims_file = Path(results_dir) / path.stem / "claims.json"
         if not claims_file.is_file():
             continue
-        for claim in read_claims(claims_file):
+        try:
+            claims = read_claims(claims_file)
+        except ValueError as error:
+            lines.append(f"| `{path.stem}` | invalid claims.json: {_escape_cell(str(error))} | | | | |")
+            continue
+        for claim in claims:
             effect = ("" if claim["effect"] is None else
                       f"{claim['effect']:+.1%}" + ("" if claim["ci_low"] is None else
                                                    f" [{claim['ci_low']:+.1%}, {claim['ci_high']:+.1%}]"))

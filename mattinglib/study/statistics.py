@@ -79,7 +79,7 @@ def _cells(scores: pd.DataFrame, arm: str, by: str, metric: str, image: str, see
 
 
 def paired_difference(scores: pd.DataFrame, candidate: str, reference: str, metric: str = "sad", by: str = "variant",
-                      image: str = "name", seed: str = "seed", resample: str = "images",
+                      image: str = "image", seed: str = "seed", resample: str = "images",
                       resamples: int = BOOTSTRAP_RESAMPLES, rng_seed: int = 0) -> PairedDifference:
     """Compare ``candidate`` with ``reference`` on the cells (seed, image) both were scored on.
 
