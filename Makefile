@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
-# The main job: the DDC benchmark table, then every study notebook on the cpu profile
-# (cached: only notebooks whose code or parameters changed are rerun).
+# The main job: the DDC and training-step benchmark tables, then every study notebook on the
+# cpu profile (cached: only notebooks whose code or parameters changed are rerun).
 study: $(STAMP)
 	$(PY) -m mattinglib.bench ddc --json results/benchmarks/ddc.json
+	$(PY) -m mattinglib.bench train --json results/benchmarks/train.json
 	$(PY) -m mattinglib.study --profile cpu
 
 test: $(STAMP)

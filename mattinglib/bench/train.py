@@ -52,6 +52,7 @@ from ..data import AddNeighbors, realfg
 from ..data.synthetic import dataset as synthetic
 from ..environment import DATA_ENV, data_root_from_env
 from ..losses import known_loss, reference_ddc_loss
+from ..losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 from ..train import TrainStream, model_input, param_groups
 
 WAYS = ("today", "release", "ours")
@@ -81,8 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--width", type=int, default=16, help="U-Net width")
-    parser.add_argument("--kernel-size", type=int, default=11)
-    parser.add_argument("--topk", type=int, default=11)
+    parser.add_argument("--kernel-size", type=int, default=DEFAULT_KERNEL_SIZE)
+    parser.add_argument("--topk", type=int, default=DEFAULT_TOPK)
     parser.add_argument("--synthetic-size", type=int, nargs=2, default=[96, 64], metavar=("IMAGE", "CROP"),
                         help="synthetic composite and crop side (px)")
     parser.add_argument("--realfg-size", type=int, nargs=2, default=[192, 128], metavar=("IMAGE", "CROP"),

@@ -15,9 +15,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 
-def reference_select(image: torch.Tensor, kernel_size: int = 11,
-                     topk: int = 11) -> tuple[torch.Tensor, torch.Tensor]:
+
+def reference_select(image: torch.Tensor, kernel_size: int = DEFAULT_KERNEL_SIZE,
+                     topk: int = DEFAULT_TOPK) -> tuple[torch.Tensor, torch.Tensor]:
     """Neighbour selection by unfold / norm / topk.
 
     Parameters
@@ -45,7 +47,7 @@ def reference_select(image: torch.Tensor, kernel_size: int = 11,
 
 
 def reference_alpha_differences(alpha: torch.Tensor, window_index: torch.Tensor,
-                                kernel_size: int = 11) -> torch.Tensor:
+                                kernel_size: int = DEFAULT_KERNEL_SIZE) -> torch.Tensor:
     """``a_i - a_j`` for the selected pairs, by unfolding the zero-padded alpha.
 
     Parameters
@@ -72,8 +74,8 @@ def _reference_alpha_pairs(image, alpha, kernel_size, topk):
     return distance, reference_alpha_differences(alpha, window_index, kernel_size)
 
 
-def reference_ddc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = 11,
-                       topk: int = 11) -> torch.Tensor:
+def reference_ddc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = DEFAULT_KERNEL_SIZE,
+                       topk: int = DEFAULT_TOPK) -> torch.Tensor:
     """DDC loss ``mean |d_ij - (a_i - a_j)|``, selection included.
 
     Parameters
@@ -94,8 +96,8 @@ def reference_ddc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: in
     return torch.mean(torch.abs(distance - alpha_difference))
 
 
-def reference_dc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = 11,
-                      topk: int = 11) -> torch.Tensor:
+def reference_dc_loss(image: torch.Tensor, alpha: torch.Tensor, kernel_size: int = DEFAULT_KERNEL_SIZE,
+                      topk: int = DEFAULT_TOPK) -> torch.Tensor:
     """DC loss ``mean |d_ij - |a_i - a_j||`` (the undirected ablation), selection included.
 
     Same parameters and return value as :func:`reference_ddc_loss`.
