@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: the DDC and training-step benchmark tables, then every study notebook on the
-# cpu profile (cached: only notebooks whose code or parameters changed are rerun).
+# cpu profile (cached: only notebooks whose code, parameters or data changed are rerun). The
+# benchmarks rewrite their JSON only when the code they time, the machine, the packages or
+# their settings changed (else they print the saved table; `--force` remeasures), so a run
+# with nothing changed leaves the git tree clean.
 study: $(STAMP)
 	$(PY) -m mattinglib.bench ddc --json results/benchmarks/ddc.json
 	$(PY) -m mattinglib.bench train --json results/benchmarks/train.json

@@ -14,7 +14,7 @@ import torch
 from .config import TrainConfig
 from .data import (AddNeighbors, AlphaMattingDataset, Compose, FolderMattingDataset, RandomCrop, RandomFlip,
                    RandomScale, RealForegroundCompositeDataset, SyntheticMattingDataset, load_photo_pool,
-                   split_photo_pool, split_scenes)
+                   split_photo_pool, split_scenes, split_scenes_three_ways)
 from .data.alphamatting import data_root
 from .data.labelling import DegradeAlpha, MakeLabel
 from .environment import cache_dir
@@ -32,6 +32,12 @@ LAYOUT_SUBFOLDERS = {"am2k": "AM-2K", "p3m10k": "P3M-10K"}
 LAYOUT_TEST_SPLITS = {"am2k": "validation", "p3m10k": "P3M-500-P"}
 #: Held-out fraction of photos (synthetic and real-foreground backgrounds) and of real scenes.
 TEST_FRACTION = 0.2
+#: Share of what the test split leaves (photos, scenes, files) held out for validation, and
+#: the seed of that draw.
+VALIDATION_FRACTION = 0.25
+VALIDATION_SEED = TEST_SEED + 1
+#: Seed of the composites (or drawn labels) of each held-out split: fixed, never a training seed's stream.
+HELD_OUT_SEEDS = {"test": TEST_SEED, "validation": VALIDATION_SEED}
 
 
 def train_transform(config: TrainConfig, relabel: bool) -> Compose:
@@ -55,49 +61,90 @@ def _data_root(config: TrainConfig) -> Path:
 
 
 def build_datasets(config: TrainConfig):
-    """``(train_set, test_set)`` of a run; ``test_set`` is None for a user's folder."""
+    """``(train_set, test_set)`` of a run; ``test_set`` is None for a user's folder.
+
+    The training set leaves out the validation split (:func:`build_validation_set`) as well
+    as the test split, so a setting chosen on validation never saw a test image.
+    """
+    return _build_split(config, "train"), _build_split(config, "test")
+
+
+def build_validation_set(config: TrainConfig):
+    """The validation split of a run's training data: where settings are chosen.
+
+    Disjoint from the training set and from the test set of :func:`build_datasets` in
+    photographs (synthetic composites, real-foreground backgrounds), in scenes (real
+    foregrounds, alphamatting.com) or in files (AM-2K / P3M-10K: a share of the training
+    folder), and in seed streams; scored like the test set (fixed trimaps, no augmentation,
+    ``config.test_length`` items where composites are drawn). ``VALIDATION_FRACTION`` of what
+    the test split leaves is held out, drawn with ``VALIDATION_SEED``. None for a user's folder.
+    """
+    return _build_split(config, "validation")
+
+
+def _photo_splits(config: TrainConfig) -> dict[str, list]:
+    train, test = split_photo_pool(load_photo_pool(config.photo_dirs), TEST_FRACTION, TEST_SEED)
+    train, validation = split_photo_pool(train, VALIDATION_FRACTION, VALIDATION_SEED)
+    return {"train": train, "validation": validation, "test": test}
+
+
+def _build_split(config: TrainConfig, split: str):
+    """One split ("train", "validation" or "test") of the data a config names."""
+    training = split == "train"
     if config.dataset == "synthetic":
-        pool = load_photo_pool(config.photo_dirs)
         # The synthetic dataset draws the standard trimap itself; other label kinds relabel.
         relabel = config.label != "trimap"
-        train = SyntheticMattingDataset(size=config.image_size, length=config.train_length, seed=config.seed,
-                                        split="train", photos=pool, transform=train_transform(config, relabel),
-                                        test_fraction=TEST_FRACTION, trimap_width=config.trimap_width)
-        test = SyntheticMattingDataset(size=config.image_size, length=config.test_length, seed=TEST_SEED,
-                                       split="test", photos=pool, test_fraction=TEST_FRACTION,
+        common = dict(size=config.image_size, split=split, photos=load_photo_pool(config.photo_dirs),
+                      test_fraction=TEST_FRACTION, validation_fraction=VALIDATION_FRACTION)
+        if training:
+            return SyntheticMattingDataset(length=config.train_length, seed=config.seed, **common,
+                                           transform=train_transform(config, relabel),
+                                           trimap_width=config.trimap_width)
+        return SyntheticMattingDataset(length=config.test_length, seed=HELD_OUT_SEEDS[split], **common,
                                        trimap_width=TEST_TRIMAP_WIDTH)
-        return train, test
     if config.dataset == "realfg":
         scenes = AlphaMattingDataset(_data_root(config) / "alphamatting-lowres")
-        train_photos, test_photos = split_photo_pool(load_photo_pool(config.photo_dirs), TEST_FRACTION, TEST_SEED)
-        common = dict(size=config.image_size, test=TEST_FRACTION, split_seed=TEST_SEED, cache_dir=cache_dir())
-        train = RealForegroundCompositeDataset(scenes, [p.pixels for p in train_photos], config.train_length,
-                                               seed=config.seed, split="train",
-                                               transform=train_transform(config, relabel=True), **common)
-        test = RealForegroundCompositeDataset(scenes, [p.pixels for p in test_photos], config.test_length,
-                                              seed=TEST_SEED, split="test", **common)
-        return train, test
+        backgrounds = [p.pixels for p in _photo_splits(config)[split]]
+        common = dict(size=config.image_size, test=TEST_FRACTION, validation=VALIDATION_FRACTION,
+                      split_seed=TEST_SEED, cache_dir=cache_dir(), split=split)
+        if training:
+            return RealForegroundCompositeDataset(scenes, backgrounds, config.train_length, seed=config.seed,
+                                                  transform=train_transform(config, relabel=True), **common)
+        return RealForegroundCompositeDataset(scenes, backgrounds, config.test_length,
+                                              seed=HELD_OUT_SEEDS[split], **common)
     if config.dataset == "alphamatting":
         root = _data_root(config) / "alphamatting-lowres"
         names = AlphaMattingDataset(root).scene_names
-        train_names, test_names = split_scenes(names, TEST_FRACTION, seed=TEST_SEED)
-        # The real scenes come with their trimaps: those are the labels (no alpha is used).
-        train = AlphaMattingDataset(root, scenes=train_names, seed=config.seed,
-                                    transform=train_transform(config, relabel=False))
-        return train, AlphaMattingDataset(root, scenes=test_names)
+        parts = dict(zip(("train", "validation", "test"),
+                         split_scenes_three_ways(names, TEST_FRACTION, VALIDATION_FRACTION, seed=TEST_SEED)))
+        if training:
+            # The real scenes come with their trimaps: those are the labels (no alpha is used).
+            return AlphaMattingDataset(root, scenes=parts[split], seed=config.seed,
+                                       transform=train_transform(config, relabel=False))
+        return AlphaMattingDataset(root, scenes=parts[split])
     if config.folder_layout != "generic":
         # AM-2K / P3M-10K: like the paper, training labels are drawn from the alphas of the
-        # training split; the held-out set is the first validation split with its own trimaps.
+        # training split; the test set is the first official validation split with its own
+        # trimaps, and our validation split a share of the training folder (labels drawn with
+        # the held-out seed, fixed).
         root = _data_root(config) / LAYOUT_SUBFOLDERS[config.folder_layout]
+        if split == "test":
+            return FolderMattingDataset(root, layout=config.folder_layout, split=LAYOUT_TEST_SPLITS[config.folder_layout])
         label = MakeLabel(config.label, config.trimap_width, config.mask_band)
-        train = FolderMattingDataset(root, layout=config.folder_layout, split="train", seed=config.seed,
-                                     transform=train_transform(config, relabel=False), trimap_fn=label.draw)
-        test_split = LAYOUT_TEST_SPLITS[config.folder_layout]
-        return train, FolderMattingDataset(root, layout=config.folder_layout, split=test_split)
+        every = FolderMattingDataset(root, layout=config.folder_layout, split="train", trimap_fn=label.draw).names
+        parts = dict(zip(("train", "validation"), split_scenes(every, VALIDATION_FRACTION, seed=VALIDATION_SEED)))
+        if training:
+            return FolderMattingDataset(root, layout=config.folder_layout, split="train", seed=config.seed,
+                                        transform=train_transform(config, relabel=False), trimap_fn=label.draw,
+                                        names=parts["train"])
+        fixed = MakeLabel("trimap", TEST_TRIMAP_WIDTH, config.mask_band)
+        return FolderMattingDataset(root, layout=config.folder_layout, split="train", seed=HELD_OUT_SEEDS[split],
+                                    trimap_fn=fixed.draw, names=parts["validation"])
     # A user's own folder: images/ + trimaps/ (alphas/ optional, needed by fine supervision).
-    train = FolderMattingDataset(_data_root(config), layout="generic", seed=config.seed,
-                                 transform=train_transform(config, relabel=False))
-    return train, None
+    if not training:
+        return None
+    return FolderMattingDataset(_data_root(config), layout="generic", seed=config.seed,
+                                transform=train_transform(config, relabel=False))
 
 
 def build_model_for(config: TrainConfig) -> torch.nn.Module:
@@ -117,7 +164,7 @@ def build_model_for(config: TrainConfig) -> torch.nn.Module:
 
 def build_criterion(config: TrainConfig) -> MattingCriterion:
     """The weighted losses of the config's supervision mode (:mod:`mattinglib.supervision`)."""
-    weights = SUPERVISIONS[config.supervision].loss_weights(config.ddc_weight)
+    weights = SUPERVISIONS[config.supervision].loss_weights(config.ddc_weight, config.laplacian_weight)
     return MattingCriterion(weights, kernel_size=config.kernel_size, topk=config.topk,
                             known_balanced=config.known_balanced)
 

@@ -51,7 +51,8 @@ class TrainConfig:
         matte as a labelling tool makes it (:func:`mattinglib.labels.degrade_alpha`).
     Supervision
         ``supervision``, a mode of :data:`mattinglib.supervision.SUPERVISIONS`; ``ddc_weight`` (lambda of SPEC.md, also used for
-        DC); ``kernel_size`` / ``topk`` of the neighbour selection. ``known_balanced`` (our
+        DC); ``laplacian_weight`` the weight of the Laplacian-pyramid term of fine supervision
+        (L1's weight is 1; 0 gives L1 alone); ``kernel_size`` / ``topk`` of the neighbour selection. ``known_balanced`` (our
         extension) averages the known loss's foreground and background terms separately. ``ddc_schedule`` is
         "constant" (the paper) or "ramp": weight 0 for ``ddc_ramp_start`` steps, then linear up
         to ``ddc_weight`` over ``ddc_ramp_steps``.
@@ -90,6 +91,7 @@ class TrainConfig:
     supervision: str = "known+ddc"
     known_balanced: bool = False
     ddc_weight: float = 10.0
+    laplacian_weight: float = 1.0
     kernel_size: int = DEFAULT_KERNEL_SIZE
     topk: int = DEFAULT_TOPK
     ddc_schedule: str = "constant"
@@ -136,6 +138,11 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "eval_every", "log_every", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:  # also rejects NaN
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        for name in ("ddc_weight", "laplacian_weight", "weight_decay", "grad_clip"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.in_channels not in (3, 4):
             raise ValueError(f"in_channels must be 3 (image) or 4 (image + trimap), got {self.in_channels}")
 

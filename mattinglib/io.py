@@ -38,6 +38,7 @@ what is wrong with it. The policy for unusual files, in one place:
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -99,9 +100,11 @@ def _open_levels(path: str | os.PathLike) -> tuple[np.ndarray, float]:
                 mode = "RGB"
             levels = np.asarray(im)
     except UnidentifiedImageError as error:
-        raise ValueError(f"{path}: cannot decode: not an image file Pillow can read") from error
+        raise ValueError(f"{path}: cannot decode: not an image file Pillow can read; "
+                         "save it as PNG or JPEG, or move it out of the folder") from error
     except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"{path}: cannot decode: corrupt or truncated file ({error})") from error
+        raise ValueError(f"{path}: cannot decode: corrupt or truncated file ({error}); "
+                         "save it again or copy it anew") from error
 
     if mode.startswith("I;16") or mode == "I":
         # 16-bit grey PNGs open as I;16 (or I). Values above 65535 cannot come from a PNG.
@@ -269,7 +272,8 @@ def check_same_size(arrays: dict[str, np.ndarray]) -> None:
     sizes = {name: tuple(np.shape(array)[:2]) for name, array in arrays.items()}
     if len(set(sizes.values())) > 1:
         listing = ", ".join(f"{name}: {h}x{w} (HxW)" for name, (h, w) in sizes.items())
-        raise ValueError(f"size mismatch between files that belong together: {listing}")
+        raise ValueError(f"size mismatch between files that belong together: {listing}; "
+                         "give them one size (a trimap or alpha must match its image pixel for pixel)")
 
 
 def list_image_files(folder: str | os.PathLike) -> dict[str, Path]:
@@ -307,6 +311,39 @@ def list_image_files(folder: str | os.PathLike) -> dict[str, Path]:
     if not by_stem:
         raise ValueError(f"{folder}: folder holds no image file (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return dict(sorted(by_stem.items()))
+
+
+def read_json_object(path: str | os.PathLike, what: str = "JSON file") -> dict:
+    """Read a JSON file holding one object (a config), with errors that name the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        The file is a folder, is not UTF-8 text, is not valid JSON (the message gives the line
+        and column of the first error) or holds something other than an object.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a {what}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a UTF-8 text file ({error.reason} at byte {error.start}); "
+                         f"a {what} is JSON text") from error
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: line {error.lineno} column {error.colno}: invalid JSON ({error.msg}); "
+                         "fix the file (JSON wants double-quoted keys and strings, no trailing commas, "
+                         "true / false / null)") from error
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: a {what} must hold a JSON object {{\"key\": value, ...}}; "
+                         f"found a {type(value).__name__}")
+    return value
 
 
 def write_alpha_png(path: str | os.PathLike, alpha: np.ndarray) -> None:

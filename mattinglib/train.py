@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from .build import build_criterion, build_datasets, build_model_for
 from .config import RUNTIME_KEYS, TrainConfig
 from .environment import torchrun_ranks
 from .evaluate import evaluate
+from .io import read_json_object
 from .supervision import SUPERVISIONS
 
 CHECKPOINT = "checkpoint.pt"
@@ -185,38 +187,128 @@ def checkpoint_step(checkpoint: str | Path) -> int | None:
     return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
 
 
+def describe_model(config: dict | None) -> str:
+    """``"unet (width 8, 3 input channels)"`` for a config dict; a placeholder without one."""
+    if not isinstance(config, dict):
+        return "a model of unknown kind"
+    width = config.get("model_width")
+    parts = ["default width" if width is None else f"width {width}", f"{config.get('in_channels', 3)} input channels"]
+    return f"{config.get('model', '?')} ({', '.join(parts)})"
+
+
+def weights_mismatch(model: torch.nn.Module, weights: dict) -> str:
+    """How a state dict differs from a model's ('' when it fits): counts and a first example."""
+    ours = model.state_dict()
+    if not isinstance(weights, dict):
+        return f"it holds a {type(weights).__name__}, not a state dict"
+    missing = [k for k in ours if k not in weights]
+    unexpected = [k for k in weights if k not in ours]
+    shapes = [k for k in ours if k in weights and hasattr(weights[k], "shape")
+              and tuple(weights[k].shape) != tuple(ours[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} of the model's {len(ours)} weights missing (e.g. {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unknown entries (e.g. {unexpected[0]})")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} weights of other shape (e.g. {k}: {tuple(weights[k].shape)} in the file, "
+                     f"{tuple(ours[k].shape)} in the model)")
+    return ", ".join(parts)
+
+
 def load_model(checkpoint: str | Path, device: str = "cpu") -> torch.nn.Module:
     """The trained network stored in a checkpoint written by :func:`train` (eval mode)."""
     path = Path(checkpoint)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        what = "is a folder, not a checkpoint file" if path.is_dir() else "no such checkpoint file"
+        raise FileNotFoundError(f"{path}: {what}; give the checkpoint.pt that train wrote in its out_dir")
     try:
         state = torch.load(path, map_location=device, weights_only=False)
     except Exception as error:  # torch raises pickle, zip and runtime errors alike for a bad file
-        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
+        raise ValueError(f"{path}: not a readable torch checkpoint ({error}); "
+                         "give the checkpoint.pt that train wrote in its out_dir") from error
     if not isinstance(state, dict) or not {"config", "model"} <= set(state):
-        raise ValueError(f"{path} is not a mattinglib checkpoint (no 'config' and 'model' entries)")
+        raise ValueError(f"{path}: not a mattinglib checkpoint (no 'config' and 'model' entries); give the "
+                         "checkpoint.pt that train wrote (a released ViT file is a backbone_checkpoint for train)")
     # The stored weights replace any initialisation: do not reload the run's init checkpoints.
-    config = TrainConfig.from_dict(state["config"]).replace(init_checkpoint=None, backbone_checkpoint=None)
+    try:
+        config = TrainConfig.from_dict(state["config"]).replace(init_checkpoint=None, backbone_checkpoint=None)
+    except (KeyError, TypeError, ValueError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise ValueError(f"{path}: its stored config is not valid for this version of mattinglib ({message}); "
+                         "use the version that wrote it, or retrain") from error
     model = build_model_for(config)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
-        raise ValueError(f"{path}: the weights do not fit the model of its config: {error}") from error
+        raise ValueError(f"{path}: its weights do not fit {describe_model(state['config'])}, the model of its own "
+                         f"config: {weights_mismatch(model, state['model'])}; the file was altered or written "
+                         "by another version: retrain") from error
     return model.to(device).eval()
 
 
+#: The files a run writes in its out_dir (atomic writes leave ``.<stem>.*<suffix>`` temporaries).
+RUN_FILES = ("config.json", CHECKPOINT, "history.csv", "evaluations.csv")
+
+
+class RunFolderTaken(ValueError):
+    """``out_dir`` holds a checkpoint of a run whose config differs: it is not resumed."""
+
+
 def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
-    """Refuse to resume a run whose config differs (other than in how it is run)."""
+    """Refuse to resume a run whose config differs (other than in how it is run).
+
+    A folder whose run never wrote a checkpoint (it failed on bad data, or diverged at once)
+    holds nothing to resume: a different config may start there; its ``config.json`` is then
+    replaced, which is said in one line on stderr.
+    """
     saved = out_dir / "config.json"
     if not saved.exists():
         return
-    previous = {k: v for k, v in json.loads(saved.read_text()).items() if k not in RUNTIME_KEYS}
+    has_checkpoint = (out_dir / CHECKPOINT).exists()
+    try:
+        stored = read_json_object(saved, "run config")
+    except ValueError as error:
+        if has_checkpoint:
+            raise RunFolderTaken(f"{error.args[0]}; {out_dir} holds a checkpoint, so its config must be readable: "
+                                 f"repair the file, train into a new folder (CLI --out-dir NEW) or discard "
+                                 f"the run (CLI --restart)") from error
+        print(f"mattinglib: {saved}: unreadable, replaced by the new config (no checkpoint was ever "
+              f"written in {out_dir})", file=sys.stderr)
+        return
+    previous = {k: v for k, v in stored.items() if k not in RUNTIME_KEYS}
     current = config.identity()
     differ = sorted(k for k in previous.keys() | current.keys() if previous.get(k) != current.get(k))
-    if differ:
-        raise ValueError(f"{out_dir} holds a run with a different config (keys {differ}); "
-                         "use another out_dir or delete it to start over")
+    if not differ:
+        return
+    if not has_checkpoint:
+        print(f"mattinglib: {saved}: old config replaced (keys {differ} differed): no checkpoint was ever "
+              f"written in {out_dir}", file=sys.stderr)
+        return
+    raise RunFolderTaken(f"{out_dir}: holds a checkpoint of a run with a different config (keys {differ}); "
+                         "train into a new folder (CLI --out-dir NEW, or out_dir=NEW) or discard the old run "
+                         "and start over (CLI --restart, or mattinglib.train.discard_run)")
+
+
+def discard_run(out_dir: str | Path) -> list[Path]:
+    """Delete the files a run wrote in ``out_dir`` (:data:`RUN_FILES` and their temporaries).
+
+    Other files of the folder, and the folder itself, are kept. Returns the paths removed.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    removed = []
+    for name in RUN_FILES:
+        stem, suffix = name.rsplit(".", 1)
+        for path in [out_dir / name, *sorted(out_dir.glob(f".{stem}.*.{suffix}"))]:
+            try:
+                path.unlink()
+            except FileNotFoundError:  # another rank of the same launch removed it first
+                continue
+            removed.append(path)
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +415,11 @@ def _train(cfg: TrainConfig) -> TrainResult:
             row |= {name: value.item() for name, value in losses.items()}
             history.append(row)
             progress.set_postfix(loss=f"{row['total']:.4f}")
-        if rank == 0 and test_set is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
+        # The held-out set is scored only every eval_every steps (and at the end when eval_every
+        # fits in the run): the study sets eval_every past the last step, so that a run tuned on
+        # the validation split never computes a test score before its settings are chosen.
+        if rank == 0 and test_set is not None and cfg.eval_every <= cfg.steps and (
+                done % cfg.eval_every == 0 or done == cfg.steps):
             scores = evaluate(model, test_set, "whole").mean
             evaluations.append({"step": done} | {k: float(v) for k, v in scores.items()})
             progress.write(f"step {done:6d}  loss {losses['total'].item():.4f}  "
@@ -346,5 +442,5 @@ def _train(cfg: TrainConfig) -> TrainResult:
     return TrainResult(cfg, model, pd.DataFrame(history), pd.DataFrame(evaluations), out_dir, speed)
 
 
-__all__ = ["TrainResult", "TrainingDiverged", "train", "load_model", "checkpoint_step", "param_groups",
-           "model_input", "TrainStream", "StepPositions"]
+__all__ = ["TrainResult", "TrainingDiverged", "RunFolderTaken", "train", "load_model", "discard_run",
+           "checkpoint_step", "param_groups", "model_input", "TrainStream", "StepPositions"]

@@ -21,12 +21,17 @@
 # random) is *wrong* near the boundary, so its known loss teaches some errors; scribbles (our extension) label only a
 # few strokes and leave nearly everything to DDC.
 #
-# **Set-up.** Notebook 10's model, schedule and $\lambda$, supervision `known+ddc`, only the training label changes:
+# **Set-up.** Notebook 10's model and schedule, supervision `known+ddc`, only the training label changes:
 # trimaps with unknown bands of a narrow, medium and wide range of widths (px per side, drawn per image), the
 # random-width trimap of notebook 10 (its runs are reused), coarse masks (unknown band of 8 px around the mask
 # boundary), and scribbles. The fine-label network of notebook 10 is the reference. All networks see the image only,
 # so the label matters only through the losses. First, what each label tells: the share of pixels it labels, the
 # share of truly soft pixels it leaves unknown, and how wrong its labelled pixels are.
+#
+# **Tuning.** The fine-label and known-only references are notebook 10's arms at their validation-best settings (the
+# same search, rerun from the shared runs). Each label type gets its own search of $\lambda \in \{0.3, 1, 3, 10\}$ on
+# the validation split, at the learning rate chosen for known + DDC in notebook 10 (the learning rate is searched once
+# per supervision, on the default trimaps: a full search per label would triple the runs).
 
 # %%
 from pathlib import Path
@@ -35,7 +40,7 @@ import pandas as pd
 
 from mattinglib.study.claims import write_claims
 from mattinglib.evaluate import prediction_statistics
-from mattinglib.study.evalsets import describe_training_labels, evaluation_sets, runs_root
+from mattinglib.study.evalsets import describe_training_labels, describe_validation_set, evaluation_sets, runs_root
 from mattinglib.study.figures import plot_setting_bars
 from mattinglib.study.findings import claim_better, claim_within, gate_for, select
 from mattinglib.study.grid import run_grid, score_baselines
@@ -43,6 +48,7 @@ from mattinglib.study.plotting import save_figure, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.prose import show_reading
 from mattinglib.study.tables import mean_spread, write_table
+from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
 from mattinglib.train import load_model
 
 use_style()
@@ -64,6 +70,7 @@ LABELS = {
     "scribbles": {"label": "scribble"},
 }
 REFERENCE_LABEL = "trimap random (3-12 px)"
+DDC_WEIGHTS = [0.3, 1.0, 3.0, 10.0]  # lambda searched for each label type on the validation split
 MAX_SCENES = None      # held-out real photos scored (None: all of them)
 SCORE_REAL_PHOTOS = False  # notebook 10 shows that networks trained on composites are lost on real photos
 CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone_checkpoint": "dino_vits16.pth"}
@@ -74,9 +81,13 @@ seeds = profile_seeds(PROFILE, SEEDS)
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
+# Notebook 10's tuning on the validation split (its runs are shared: nothing retrains), then each label's lambda.
+core = tune(base, CORE_ARMS, runs, jobs=JOBS)
+ddc_lr = core.chosen["known+ddc"]["lr"]
+label_tuning = tune(base, {name: {"supervision": "known+ddc", "lr": ddc_lr} | change for name, change in LABELS.items()},
+                    runs, jobs=JOBS, lr_factors=(1.0,), knobs={name: {"ddc_weight": DDC_WEIGHTS} for name in LABELS})
 # Known-only (from the default trimap) is the control every label must beat: it supervises no pixel of the band.
-variants = ({"fine labels": {"supervision": "fine"}, "known": {"supervision": "known"}}
-            | {name: {"supervision": "known+ddc"} | change for name, change in LABELS.items()})
+variants = {"fine labels": core.chosen["fine"], "known": core.chosen["known"]} | label_tuning.chosen
 eval_sets = evaluation_sets(base, DATA_ROOT, DOWNLOAD, max_scenes=2 if PROFILE == "smoke" else MAX_SCENES)
 if not SCORE_REAL_PHOTOS:
     eval_sets.pop("real photos", None)
@@ -90,6 +101,22 @@ write_table(label_table, out / "labels",
             caption="What each training label says, on 16 held-out composites: share of pixels labelled, share of "
                     "truly soft pixels (0 < alpha < 1) left unknown, mean |alpha - label| over the labelled pixels.")
 label_table
+
+# %% [markdown]
+# ## Tuning on the validation split
+#
+# Every label type at every $\lambda$ (one seed), whole-image SAD on the validation composites; `chosen` marks each
+# label's validation-best. The references' choices (notebook 10's tuning) follow.
+
+# %%
+validation_note = describe_validation_set(base)
+write_table(label_tuning.table.drop(columns="run_dir"), out / "tuning",
+            caption=f"Each label type at every lambda, one seed, on the validation split ({validation_note}); "
+                    f"lr {ddc_lr:g} (chosen for known + DDC in notebook 10). chosen: the label's validation-best.")
+choice = pd.concat([describe_choice(core), describe_choice(label_tuning)], ignore_index=True)
+write_table(choice, out / "tuning_choice",
+            caption=f"Each arm's validation-best setting and the recipe's, on the validation split ({validation_note}).")
+choice
 
 # %% [markdown]
 # ## Train and score

@@ -22,10 +22,12 @@
 # a pixel or two off. So we train the fine-label network on such imperfect alpha and the trimap-only network from the
 # trimap alone, and score both against the **exact** alpha.
 #
-# **Set-up.** Notebook 10's model, schedule and $\lambda$. Fine-label networks trained on: the exact alpha (notebook
-# 10's run, reused), alpha smoothed by a Gaussian of 1.5 px, alpha quantised to 4 grey levels, alpha with its edge
+# **Set-up.** Notebook 10's model and schedule, each arm at a setting chosen on the validation split. Fine-label
+# networks trained on: the exact alpha (notebook 10's chosen arm, reused), alpha smoothed by a Gaussian of 1.5 px, alpha quantised to 4 grey levels, alpha with its edge
 # moved 2 px inwards or outwards, and all three together (`mattinglib.labels.degrade_alpha`). The trimap-only network
-# is notebook 10's `known+ddc` run. Trimaps are drawn from the exact alpha, so both sides get what a careful human
+# is notebook 10's chosen `known+ddc` arm, and known-only its control. Each imperfect-alpha arm gets the fine arm's own
+# search (Laplacian weight 0, 0.1 or 1) on the validation split, scored against the validation composites' exact alpha,
+# at the learning rate chosen for fine labels in notebook 10. Trimaps are drawn from the exact alpha, so both sides get what a careful human
 # would produce in the same time. Scored on the held-out composites (synthetic and real-foreground), whose alpha is
 # exact. Then, on the held-out real photos, the places where the trimap-only prediction and the provided truth
 # disagree most, shown without a verdict.
@@ -38,10 +40,11 @@ import pandas as pd
 
 from mattinglib.study.claims import write_claims
 from mattinglib.evaluate import sample_arrays
-from mattinglib.study.evalsets import evaluation_sets, runs_root
+from mattinglib.study.evalsets import describe_validation_set, evaluation_sets, runs_root
 from mattinglib.study.figures import disagreement_rows, plot_setting_bars
 from mattinglib.study.findings import claim_better, gate_for, select
 from mattinglib.study.grid import run_grid, score_baselines
+from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
 from mattinglib.labels import degrade_alpha
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
@@ -71,11 +74,15 @@ runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
 TRIMAP_ONLY = "trimap only (known + DDC)"
-variants = ({"fine, exact alpha": {"supervision": "fine"}}
-            | {f"fine, {kind} alpha": {"supervision": "fine", "alpha_label": kind} for kind in ALPHA_LABELS}
-            | {TRIMAP_ONLY: {"supervision": "known+ddc"}}
+# Notebook 10's tuning on the validation split (its runs are shared: nothing retrains), then each imperfect alpha's own.
+core = tune(base, CORE_ARMS, runs, jobs=JOBS)
+fine_lr = core.chosen["fine"]["lr"]
+alpha_tuning = tune(base, {f"fine, {kind} alpha": {"supervision": "fine", "alpha_label": kind, "lr": fine_lr}
+                           for kind in ALPHA_LABELS}, runs, jobs=JOBS, lr_factors=(1.0,))
+variants = ({"fine, exact alpha": core.chosen["fine"]} | alpha_tuning.chosen
+            | {TRIMAP_ONLY: core.chosen["known+ddc"]}
             # the control: known loss alone, from the same trimaps (it supervises no pixel of the band)
-            | {"known": {"supervision": "known"}})
+            | {"known": core.chosen["known"]})
 eval_sets = evaluation_sets(base, DATA_ROOT, DOWNLOAD, max_scenes=2 if PROFILE == "smoke" else MAX_SCENES)
 real_photos = eval_sets.pop("real photos", None)
 own_set = next(iter(eval_sets))  # the profile's own held-out set: synthetic composites, or AM-2K validation
@@ -94,6 +101,22 @@ degraded = {kind: degrade_alpha(alpha, kind, rng) for kind in ALPHA_LABELS}
 panels = [[("image", image, "image"), ("exact alpha", alpha, "alpha")]
           + [(f"{kind} (MAD {np.abs(a - alpha).mean():.3f})", a, "alpha") for kind, a in degraded.items()]]
 save_figure(show_images(panels), out / "alpha_labels")
+
+# %% [markdown]
+# ## Tuning on the validation split
+#
+# Each imperfect-alpha arm at every Laplacian weight (one seed), whole-image SAD against the validation composites'
+# exact alpha; the other arms' choices are notebook 10's.
+
+# %%
+validation_note = describe_validation_set(base)
+write_table(alpha_tuning.table.drop(columns="run_dir"), out / "tuning",
+            caption=f"Each imperfect-alpha arm at every Laplacian weight, one seed, on the validation split "
+                    f"({validation_note}); lr {fine_lr:g} (chosen for fine labels in notebook 10).")
+choice = pd.concat([describe_choice(core), describe_choice(alpha_tuning)], ignore_index=True)
+write_table(choice, out / "tuning_choice",
+            caption=f"Each arm's validation-best setting and the recipe's, on the validation split ({validation_note}).")
+choice
 
 # %% [markdown]
 # ## Train and score against the exact alpha

@@ -15,12 +15,15 @@ Subcommands, each registered in ``SUBCOMMANDS`` with its own arguments:
     Training and inference throughput of the networks, with ratios against the first.
 
 :mod:`.timing` holds the shared helpers: fresh child processes, the peak-memory probe, ratios
-and plain-text tables.
+and plain-text tables. :mod:`.record` writes the ``--json`` file with a stamp of the code, the
+machine and the settings; through :func:`main`, a subcommand whose ``--json`` file already holds
+an equal stamp is not rerun (the file is left unchanged, its table printed; ``--force`` reruns).
 """
 from __future__ import annotations
 
 import argparse
 
+from . import record
 from .ddc import add_ddc_arguments, run_ddc
 from .models import add_models_arguments, run_models
 from .train import add_arguments as add_train_arguments
@@ -40,11 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, add_arguments, run) in SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_text)
         add_arguments(subparser)
+        subparser.add_argument("--force", action="store_true",
+                               help="measure even when the --json file is up to date (same code, machine, settings)")
         subparser.set_defaults(run=run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its numbers."""
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its numbers.
+
+    With ``--json FILE`` whose stamp (:func:`mattinglib.bench.record.stamp`) equals this run's,
+    nothing is measured or written: the saved numbers are printed and returned (``--force``
+    measures anyway).
+    """
     args = build_parser().parse_args(argv)
+    if getattr(args, "json", None) is not None:
+        # Taken before measuring: the file records the code that was timed, even if it is
+        # edited while the benchmark runs.
+        args.provenance = record.stamp(args.command, args)
+        if not args.force:
+            cached = record.up_to_date(args.json, args.provenance)
+            if cached is not None:
+                record.print_cached(args.command, cached, args.json)
+                return cached
     return args.run(args)

@@ -43,7 +43,6 @@ the ratios of one run are what this benchmark is for.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import sys
@@ -308,10 +307,9 @@ def run_ddc(args: argparse.Namespace) -> dict:
               "targets_met": all(row["met"] for row in rows if row["size"] == largest and row["met"] is not None)
               and values_met}
     if args.json is not None:
-        from mattinglib.atomic import atomic_write_text
+        from .record import write_report
 
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(args.json), json.dumps(report, indent=1))
+        write_report(args.json, report, "ddc", args)
     return report
 
 

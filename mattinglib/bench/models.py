@@ -8,7 +8,6 @@ Times are taken in this process with ``--threads`` torch threads.
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def add_models_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +70,7 @@ def run_models(args: argparse.Namespace) -> dict:
               f"{r['inference_s']:>10.3f} {r['inference_s'] / base['inference_s']:>6.2f}x")
     result = {"rows": rows}
     if args.json:
-        from ..atomic import atomic_write_text
-        atomic_write_text(args.json, json.dumps(result, indent=2))
+        from .record import write_report
+
+        write_report(args.json, result, "models", args, indent=2)
     return result

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import time
 from pathlib import Path
 
@@ -45,7 +44,6 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
-from ..atomic import atomic_write_text
 from ..build import build_criterion, build_datasets, build_model_for
 from ..config import TrainConfig
 from ..data import AddNeighbors, realfg
@@ -248,5 +246,7 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
     if args.json is not None:
-        atomic_write_text(args.json, json.dumps(report, indent=1))
+        from .record import write_report
+
+        write_report(args.json, report, "train", args)
     return report

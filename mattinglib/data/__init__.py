@@ -10,7 +10,8 @@ folders), :mod:`~mattinglib.data.synthetic` (procedural composites with exact al
 from mattinglib.data.alphamatting import AlphaMattingDataset
 from mattinglib.data.folders import FolderMattingDataset
 from mattinglib.data.photos import BUNDLED_PHOTOS, Photo, load_photo_pool, read_photo, split_photo_pool
-from mattinglib.data.realfg import RealForegroundCompositeDataset, estimate_foreground, split_scenes
+from mattinglib.data.realfg import (RealForegroundCompositeDataset, estimate_foreground, split_scenes,
+                                    split_scenes_three_ways)
 from mattinglib.data.synthetic import SyntheticMattingDataset, crop_photo, make_composite
 from mattinglib.data.transforms import (AddNeighbors, Compose, RandomCrop, RandomFlip, RandomScale, Resize,
                                         SeededDataset, make_sample)
@@ -20,4 +21,5 @@ __all__ = [
     "RandomCrop", "RandomFlip", "RandomScale", "RealForegroundCompositeDataset", "Resize", "SeededDataset",
     "SyntheticMattingDataset", "crop_photo", "estimate_foreground", "load_photo_pool", "make_composite",
     "make_sample", "read_photo", "split_photo_pool", "split_scenes",
+    "split_scenes_three_ways",
 ]

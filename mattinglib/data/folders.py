@@ -39,7 +39,7 @@ image; otherwise the dataset refuses to build and names the unmatched files.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +87,8 @@ class FolderMattingDataset(SeededDataset):
         files exist; it needs alphas.
     seed, epoch : int
         See :class:`~mattinglib.data.transforms.SeededDataset`.
+    names : sequence of str, optional
+        Keep only these file stems (a validation split carved from a folder); default all.
 
     Notes
     -----
@@ -97,7 +99,7 @@ class FolderMattingDataset(SeededDataset):
 
     def __init__(self, root: str | os.PathLike, layout: str = "generic", split: str | None = None,
                  transform: Transform | None = None, trimap_fn: TrimapFn | None = None,
-                 seed: int = 0, epoch: int = 0):
+                 seed: int = 0, epoch: int = 0, names: Sequence[str] | None = None):
         super().__init__(seed=seed, epoch=epoch)
         self.root = Path(root)
         if not self.root.is_dir():
@@ -146,6 +148,13 @@ class FolderMattingDataset(SeededDataset):
                 raise ValueError(f"{folder}: {len(orphans)} {label} files have no image in {image_dir} "
                                  f"(first: {paths[orphans[0]].name})")
         self.names = list(self.image_paths)
+        if names is not None:
+            # A part of the folder (a validation split carved from the training images).
+            unknown = sorted(set(names) - set(self.names))
+            if unknown:
+                raise ValueError(f"{image_dir}: {len(unknown)} requested names have no image (first: {unknown[0]})")
+            wanted = set(names)
+            self.names = [name for name in self.names if name in wanted]
 
     def __len__(self) -> int:
         return len(self.names)

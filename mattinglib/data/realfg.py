@@ -90,6 +90,18 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, cache_dir: str | o
     return foreground
 
 
+def split_scenes_three_ways(names: Sequence[str], test: float | Sequence[str], validation: float,
+                            seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+    """``(train, validation, test)`` scene names: :func:`split_scenes` for the test scenes, then
+    the rest split again with ``validation`` (a fraction; 0 gives an empty validation list) and
+    ``seed + 1``. No scene is in two lists; the test list is the one of :func:`split_scenes`."""
+    train, test_names = split_scenes(names, test, seed)
+    if not validation:
+        return train, [], test_names
+    train, validation_names = split_scenes(train, validation, seed + 1)
+    return train, validation_names, test_names
+
+
 def split_scenes(names: Sequence[str], test: float | Sequence[str], seed: int = 0) -> tuple[list[str], list[str]]:
     """Split scene names into disjoint train and test lists.
 
@@ -166,8 +178,8 @@ class RealForegroundCompositeDataset(SeededDataset):
         Seed of the item generators; the epoch is set with ``set_epoch``.
     size : int or (int, int)
         Composite height and width.
-    split : {"train", "test", None}
-        Which scenes of :func:`split_scenes` to use; None uses all scenes.
+    split : {"train", "validation", "test", None}
+        Which scenes of :func:`split_scenes_three_ways` to use; None uses all scenes.
     test : float or sequence of str
         The ``test`` argument of :func:`split_scenes`.
     split_seed : int
@@ -177,6 +189,8 @@ class RealForegroundCompositeDataset(SeededDataset):
         Foreground cache folder for :func:`estimate_foreground`.
     transform : callable ``(sample, rng) -> sample``, optional
         Applied to the composite sample.
+    validation : float in [0, 1)
+        Share of the non-test scenes held out for the "validation" split (0: none).
 
     Notes
     -----
@@ -188,7 +202,7 @@ class RealForegroundCompositeDataset(SeededDataset):
     def __init__(self, scenes_dataset, backgrounds: Sequence[np.ndarray], length: int, seed: int = 0,
                  size=512, split: str | None = "train", test: float | Sequence[str] = 0.2,
                  split_seed: int = 0, cache_dir: str | os.PathLike | None = None,
-                 transform: Transform | None = None, epoch: int = 0):
+                 transform: Transform | None = None, epoch: int = 0, validation: float = 0.0):
         super().__init__(seed=seed, epoch=epoch)
         if length < 1:
             raise ValueError(f"length must be positive; got {length}")
@@ -204,11 +218,13 @@ class RealForegroundCompositeDataset(SeededDataset):
         names = [s["name"] for s in samples]
         if split is None:
             chosen = names
-        elif split in ("train", "test"):
-            train_names, test_names = split_scenes(names, test, split_seed)
-            chosen = train_names if split == "train" else test_names
+        elif split in ("train", "validation", "test"):
+            chosen = dict(zip(("train", "validation", "test"),
+                              split_scenes_three_ways(names, test, validation, split_seed)))[split]
+            if not chosen:
+                raise ValueError(f"the {split!r} split has no scene (validation={validation})")
         else:
-            raise ValueError(f"split must be 'train', 'test' or None; got {split!r}")
+            raise ValueError(f"split must be 'train', 'validation', 'test' or None; got {split!r}")
         self.scene_names = chosen
 
         self.scenes = []

@@ -4,7 +4,9 @@ Names: ``known`` and ``ddc`` / ``dc`` (trimap-only training: the paper's recipe 
 ``{"known": 1, "ddc": 10}``), ``l1``, ``laplacian``, ``gradient`` (fine labels; need
 ``batch["alpha"]``) and ``trimap_l1`` (naive baseline). ``gradient`` is averaged over the
 trimap's transition (``trimap == 0.5``), as in ViTMatte; ``l1`` and ``laplacian`` over the
-whole image.
+whole image. ``scaled_ddc`` (an extension of ours, :mod:`.scaled_ddc`) is DDC with each colour
+distance divided by a local foreground / background contrast estimated from the trimap's known
+pixels; it is listed in ``EXTENSION_LOSS_NAMES``, apart from the original ``LOSS_NAMES``.
 """
 from __future__ import annotations
 
@@ -18,18 +20,22 @@ from .ddc import dc_loss_from_neighbors, ddc_loss_from_neighbors
 from .fine import gradient_loss, l1_loss, laplacian_loss, trimap_l1_loss
 from .known import known_loss
 from .neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK, Neighbors, select_neighbors
+from .scaled_ddc import DEFAULT_CONTRAST_FLOOR, contrast_window_for, local_contrast, scaled_ddc_loss_from_neighbors
 
 LOSS_NAMES = ("known", "ddc", "dc", "l1", "laplacian", "gradient", "trimap_l1")
 _NEEDS_ALPHA = ("l1", "laplacian", "gradient")
-_NEEDS_NEIGHBORS = ("ddc", "dc")
+#: Losses of our extensions, accepted by the criterion like the original ones.
+EXTENSION_LOSS_NAMES = ("scaled_ddc",)
+_ALL_LOSS_NAMES = LOSS_NAMES + EXTENSION_LOSS_NAMES
+_NEEDS_NEIGHBORS = ("ddc", "dc", "scaled_ddc")
 
 
 def _check_weights(weights: Mapping[str, float], where: str) -> dict[str, float]:
     if not isinstance(weights, Mapping):
         raise ValueError(f"{where}: weights must be a mapping from loss name to weight; got {type(weights).__name__}")
-    unknown = sorted(set(weights) - set(LOSS_NAMES))
+    unknown = sorted(set(weights) - set(_ALL_LOSS_NAMES))
     if unknown:
-        raise ValueError(f"{where}: unknown loss name(s) {unknown}; known names are {list(LOSS_NAMES)}")
+        raise ValueError(f"{where}: unknown loss name(s) {unknown}; known names are {list(_ALL_LOSS_NAMES)}")
     checked = {}
     for name, weight in weights.items():
         weight = float(weight)
@@ -45,11 +51,17 @@ class MattingCriterion(nn.Module):
     Parameters
     ----------
     weights : mapping str -> float
-        Weight of each loss by name (see ``LOSS_NAMES``); missing names weigh 0. A loss whose
+        Weight of each loss by name (see ``LOSS_NAMES`` and ``EXTENSION_LOSS_NAMES``); missing names weigh 0. A loss whose
         weight is 0 is not computed.
     kernel_size, topk : int, default DEFAULT_KERNEL_SIZE, DEFAULT_TOPK (11, 11)
         DDC / DC window size and number of neighbours, used when the batch carries no
         precomputed ``"neighbors"``.
+    known_balanced : bool, default False
+        Passed to :func:`known_loss`.
+    contrast_window : int, optional
+        Odd window of the ``scaled_ddc`` contrast estimate; default ``2 * kernel_size + 1``.
+    contrast_floor : float, default 0.05
+        Lower clamp of the ``scaled_ddc`` contrast estimate.
 
     Examples
     --------
@@ -59,12 +71,15 @@ class MattingCriterion(nn.Module):
     """
 
     def __init__(self, weights: Mapping[str, float], kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK,
-                 known_balanced: bool = False):
+                 known_balanced: bool = False, *, contrast_window: int | None = None,
+                 contrast_floor: float = DEFAULT_CONTRAST_FLOOR):
         super().__init__()
         self.weights = _check_weights(weights, "MattingCriterion")
         self.kernel_size = kernel_size
         self.topk = topk
         self.known_balanced = known_balanced
+        self.contrast_window = contrast_window_for(kernel_size) if contrast_window is None else int(contrast_window)
+        self.contrast_floor = float(contrast_floor)
 
     def extra_repr(self) -> str:
         return (f"weights={self.weights}, kernel_size={self.kernel_size}, topk={self.topk}, "
@@ -82,7 +97,7 @@ class MattingCriterion(nn.Module):
             ``"image"`` (B, 3, H, W) RGB in [0, 1]; ``"trimap"`` (B, 1, H, W) in {0, 0.5, 1};
             ``"alpha"`` (B, 1, H, W), needed by l1 / laplacian / gradient; optionally
             ``"neighbors"`` (a :class:`Neighbors` of (B, k, H, W) tensors), otherwise the
-            neighbours are selected from the image here, once for ddc and dc together.
+            neighbours are selected from the image here, once for ddc, dc and scaled_ddc together.
         weights : mapping str -> float, optional
             Replaces the stored weights for this call only (e.g. a DDC-weight ramp).
 
@@ -92,7 +107,7 @@ class MattingCriterion(nn.Module):
             Each computed loss by name, *unweighted*, and ``"total"``, the weighted sum.
         """
         weights = self.weights if weights is None else _check_weights(weights, "MattingCriterion.forward")
-        active = [name for name in LOSS_NAMES if weights.get(name, 0.0) != 0.0]
+        active = [name for name in _ALL_LOSS_NAMES if weights.get(name, 0.0) != 0.0]
         for key in ("image", "trimap"):
             if key not in batch:
                 raise ValueError(f"MattingCriterion: the batch has no {key!r} (keys: {sorted(batch)})")
@@ -116,6 +131,10 @@ class MattingCriterion(nn.Module):
                 losses[name] = ddc_loss_from_neighbors(pred, neighbors)
             elif name == "dc":
                 losses[name] = dc_loss_from_neighbors(pred, neighbors)
+            elif name == "scaled_ddc":
+                contrast = local_contrast(batch["image"].to(pred.device), trimap.to(pred.device),
+                                          self.contrast_window, self.contrast_floor)
+                losses[name] = scaled_ddc_loss_from_neighbors(pred, neighbors, contrast)
             elif name == "l1":
                 losses[name] = l1_loss(pred, batch["alpha"])
             elif name == "laplacian":

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mattinglib.build import TEST_FRACTION, TEST_SEED, build_datasets
+from mattinglib.build import TEST_FRACTION, TEST_SEED, build_datasets, build_validation_set
 from mattinglib.config import TrainConfig
 from mattinglib.data import AlphaMattingDataset, split_scenes
 from mattinglib.data.alphamatting import open_alphamatting
@@ -55,6 +55,21 @@ def evaluation_sets(config: TrainConfig, data_root: str | None = None, download:
     _, test_scenes = split_scenes(scenes.scene_names, TEST_FRACTION, seed=TEST_SEED)
     sets["real photos"] = AlphaMattingDataset(scenes.root, scenes=test_scenes[:max_scenes])
     return sets
+
+
+def describe_validation_set(config: TrainConfig) -> str:
+    """One line naming ``config``'s validation split and what keeps it apart from the test set."""
+    validation = build_validation_set(config)
+    if validation is None:
+        return "no validation split (a user's folder)"
+    if config.dataset == "synthetic":
+        photos = ", ".join(photo.name.split(":")[-1] for photo in validation.photos)
+        return (f"validation split: {len(validation)} synthetic composites of {len(validation.photos)} photographs "
+                f"({photos}) that no training or test composite uses")
+    if config.dataset == "realfg":
+        return (f"validation split: {len(validation)} composites of the scenes {', '.join(validation.scene_names)} "
+                f"over {len(validation.backgrounds)} photographs, none used by training or test")
+    return f"validation split: {len(validation)} images held out from the training folder, none in the test split"
 
 
 def describe_training_labels(configs: dict[str, TrainConfig], dataset, count: int = 16) -> pd.DataFrame:

@@ -9,7 +9,9 @@ What :func:`run_study` does, for each notebook ``notebooks/<stem>.ipynb`` in nam
    assigned in that cell: an unknown name is an error naming the notebook and the name,
    raised before anything runs.
 2. **Cache.** A run is keyed by the notebook file's hash, the injected parameters, the code
-   version (hash of all ``mattinglib/**/*.py``), the profile and, for a summary notebook, the
+   version (hash of all ``mattinglib/**/*.py``), the profile, which data sets were found under
+   its data root (``DATA_ROOT`` when it sets one, else ``$MATTINGLIB_DATA``; so results made
+   without the real scenes are rerun once they appear) and, for a summary notebook, the
    claims and tables it reads (:mod:`mattinglib.study.provenance`). When
    ``results/<stem>/run.json`` holds the same key with status ``ok``, the notebook is skipped
    (``force`` reruns it).
@@ -20,7 +22,9 @@ What :func:`run_study` does, for each notebook ``notebooks/<stem>.ipynb`` in nam
    ``run.json`` are written there; only on success does that folder replace
    ``results/<stem>/`` (old folder renamed away, new one renamed in, old one deleted). A
    failed run is moved to ``results/.<stem>.failed/`` for inspection and the previous results
-   stay in place. One failure does not stop the other notebooks.
+   stay in place. One failure does not stop the other notebooks. While it runs, one line
+   says it started, one line per code cell gives ``cell i/n, elapsed N s``, one line how it
+   ended.
 4. **Report.** ``results/README.md`` is rewritten (:mod:`mattinglib.study.readme`), and for the
    project's own ``results/`` the findings table of the project README too.
 
@@ -44,11 +48,11 @@ import traceback
 from pathlib import Path
 
 from mattinglib.atomic import atomic_write_text
-from mattinglib.environment import in_ci
 
 from . import provenance
 from .claims import read_claims
-from .notebooks import RUNNER_PARAMETERS, check_parameters, discover_notebooks, is_summary, notebook_title
+from .notebooks import (RUNNER_PARAMETERS, check_parameters, discover_notebooks, is_summary, notebook_title,
+                        read_parameters)
 from .profiles import PROFILES
 from .provenance import REPO_ROOT, display_path, is_cached, package_versions, run_key, summary_inputs
 from .readme import update_project_readme, write_results_readme
@@ -60,6 +64,11 @@ DEFAULT_CELL_TIMEOUT = {"smoke": 600}
 KERNEL_NAME = "mattinglib"
 #: Environment of that kernel: a fixed hash seed, so that set and dict-of-str orders repeat.
 KERNEL_ENV = {"PYTHONHASHSEED": "0"}
+#: The papermill engine the notebooks run with (:func:`_register_engine`): nbclient's, plus a
+#: line per code cell.
+ENGINE_NAME = "mattinglib-progress"
+#: The project's own results folder: a run with ``-p`` overrides writes there only when asked.
+PROJECT_RESULTS = REPO_ROOT / "results"
 
 
 @dataclasses.dataclass
@@ -112,7 +121,6 @@ class _Task:
     key_parts: dict
     profile: str
     timeout: int | None
-    progress_bar: bool
     threads: int | None
     commit: dict
     title: str
@@ -164,6 +172,38 @@ def _restore_interrupted_swap(final_dir: Path, old_dir: Path) -> None:
             os.replace(old_dir, final_dir)
 
 
+def _register_engine() -> str:
+    """Register (again: idempotent, and needed in every worker process) the papermill engine
+    that reports each code cell as it starts; return its name.
+
+    It is papermill's nbclient engine with ``cell_start`` of the execution manager wrapped:
+    ``on_cell(index, count)`` is called with the 1-based index of the code cell and the number
+    of code cells (the injected parameters cell included). Non-code cells are not reported.
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, **kwargs):
+            if on_cell is not None:
+                # Position of each code cell among the code cells, by index in the notebook
+                # (papermill calls cell_start(cell, index) for every cell, in order).
+                code_cells = {index: number for number, index in enumerate(
+                    (i for i, cell in enumerate(nb_man.nb.cells) if cell.get("cell_type") == "code"), start=1)}
+                cell_start = nb_man.cell_start
+
+                def reporting_cell_start(cell, cell_index=None, **more):
+                    if cell_index in code_cells:
+                        on_cell(code_cells[cell_index], len(code_cells))
+                    return cell_start(cell, cell_index, **more)
+
+                nb_man.cell_start = reporting_cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register(ENGINE_NAME, ProgressEngine)
+    return ENGINE_NAME
+
+
 def _describe_error(error: BaseException) -> str:
     from papermill.exceptions import PapermillExecutionError
 
@@ -199,13 +239,19 @@ def _execute(task: _Task) -> NotebookRun:
     partial = tmp_dir / f".{task.name}.partial.ipynb"
     started, start_clock = _now(), time.perf_counter()
     error = None
-    print(f"[study] {task.name}: running (profile {task.profile})", flush=True)
+    print(f"[study] {task.name}: started (profile {task.profile})", flush=True)
+
+    def on_cell(index: int, count: int) -> None:
+        print(f"[study] {task.name}: cell {index}/{count}, elapsed {time.perf_counter() - start_clock:.0f} s",
+              flush=True)
+
     try:
         try:
+            # No tqdm bar: the cell lines above say the same and read well in a log.
             papermill.execute_notebook(
                 str(task.notebook), str(partial), parameters=task.parameters, kernel_name=KERNEL_NAME,
-                language="python", progress_bar=task.progress_bar, cwd=str(REPO_ROOT), execution_timeout=task.timeout,
-                request_save_on_cell_execute=True)
+                language="python", progress_bar=False, cwd=str(REPO_ROOT), execution_timeout=task.timeout,
+                request_save_on_cell_execute=True, engine_name=_register_engine(), on_cell=on_cell)
         finally:
             # A failed run's partly executed notebook is kept too: it shows the traceback.
             if partial.exists():
@@ -281,7 +327,7 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
               results_dir: str | os.PathLike = REPO_ROOT / "results",
               notebooks_dir: str | os.PathLike = REPO_ROOT / "notebooks",
               overrides: dict | None = None, timeout: float | None = None,
-              write_readme: bool = True) -> list[NotebookRun]:
+              write_readme: bool = True, in_place: bool = False) -> list[NotebookRun]:
     """Execute the study notebooks and write ``results/README.md``.
 
     Parameters
@@ -305,6 +351,10 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
         Per-cell time limit in seconds; default :data:`DEFAULT_CELL_TIMEOUT` of the profile.
     write_readme : bool, default True
         Rewrite ``results/README.md`` at the end.
+    in_place : bool, default False
+        Allow ``overrides`` with the project's own ``results/`` as ``results_dir``: without
+        it that is an error, so that a run with changed parameters never replaces the
+        committed results (the command line sends such runs to ``results-custom/``).
 
     Returns
     -------
@@ -314,8 +364,9 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
     Raises
     ------
     ValueError
-        Unknown profile or notebook name, a malformed parameters cell, or a parameter a
-        notebook does not declare (checked for every notebook before any runs).
+        Unknown profile or notebook name, a malformed parameters cell, a parameter a
+        notebook does not declare (checked for every notebook before any runs), or
+        overrides into the project's ``results/`` without ``in_place``.
     FileNotFoundError
         The notebooks folder does not exist.
     """
@@ -330,6 +381,9 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
     for name in overrides:
         if name in RUNNER_PARAMETERS:
             raise ValueError(f"parameter {name} is set by the runner and cannot be overridden")
+    if overrides and not in_place and results_dir == PROJECT_RESULTS.resolve():
+        raise ValueError(f"parameter overrides ({', '.join(overrides)}) would replace the committed results in "
+                         f"{results_dir}; write them to another folder, or pass in_place=True (--in-place)")
     timeout = DEFAULT_CELL_TIMEOUT.get(profile) if timeout is None else timeout
     if timeout is not None:
         if timeout <= 0:
@@ -349,8 +403,7 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
 
     settings = dict(profile=profile, overrides=overrides, results_dir=results_dir, timeout=timeout, force=force,
                     code=provenance.code_version(), commit=provenance.git_state(REPO_ROOT, exclude=results_dir),
-                    threads=max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None,
-                    progress_bar=jobs == 1 and sys.stderr.isatty() and not in_ci())
+                    threads=max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None)
     results_dir.mkdir(parents=True, exist_ok=True)
     runs: dict[str, NotebookRun] = {}
     others = [path for path in notebooks if not is_summary(path)]
@@ -366,7 +419,7 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
     ordered = [runs[path.stem] for path in notebooks]
     if write_readme:
         write_results_readme(results_dir, notebooks_dir)
-        if results_dir == (REPO_ROOT / "results").resolve() and notebooks_dir == (REPO_ROOT / "notebooks").resolve():
+        if results_dir == PROJECT_RESULTS.resolve() and notebooks_dir == (REPO_ROOT / "notebooks").resolve():
             # The project's own results: the README's findings table follows them.
             update_project_readme(REPO_ROOT / "README.md", results_dir, notebooks_dir)
     return ordered
@@ -388,11 +441,15 @@ def _select(notebooks: list[Path], only: list[str] | None, notebooks_dir: Path) 
 
 
 def _plan(path: Path, runs: dict, *, profile: str, overrides: dict, results_dir: Path, timeout: int | None,
-          force: bool, code: str, commit: dict, threads: int | None, progress_bar: bool,
+          force: bool, code: str, commit: dict, threads: int | None,
           inputs: dict | None = None) -> _Task | None:
     """The task of one notebook, or None (and a cached entry in ``runs``) when it is up to date."""
     keyed = {"PROFILE": profile, **overrides}
-    key, key_parts = run_key(path, keyed, profile, code, inputs=inputs)
+    # The data root the notebook will look in: its DATA_ROOT (overridden or default), else
+    # $MATTINGLIB_DATA.
+    data_root = overrides.get("DATA_ROOT", read_parameters(path).get("DATA_ROOT"))
+    data = provenance.datasets_found(data_root if isinstance(data_root, str) else None)
+    key, key_parts = run_key(path, keyed, profile, code, inputs=inputs, data=data)
     final_dir = results_dir / path.stem
     recorded = {**keyed, "OUTPUT_DIR": display_path(final_dir)}
     if not force and is_cached(final_dir, path.stem, key):
@@ -402,7 +459,7 @@ def _plan(path: Path, runs: dict, *, profile: str, overrides: dict, results_dir:
     injected = {**keyed, "OUTPUT_DIR": display_path(results_dir / f".{path.stem}.tmp")}
     return _Task(name=path.stem, notebook=path, results_dir=results_dir, parameters=injected,
                  recorded_parameters=recorded, key=key, key_parts=key_parts, profile=profile,
-                 timeout=timeout, progress_bar=progress_bar, threads=threads, commit=commit,
+                 timeout=timeout, threads=threads, commit=commit,
                  title=notebook_title(path))
 
 

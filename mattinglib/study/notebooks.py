@@ -175,3 +175,32 @@ def parse_override(name: str, text: str) -> tuple[str, object]:
         return name, json.loads(text)
     except json.JSONDecodeError:
         return name, text
+
+
+#: Longest folder name :func:`overrides_folder_name` makes before shortening with a digest.
+MAX_FOLDER_NAME = 120
+
+
+def overrides_folder_name(overrides: dict) -> str:
+    """A folder name for the results of a run with ``-p`` overrides, e.g. ``SEEDS=0,1``.
+
+    Each override reads ``NAME=VALUE`` (VALUE as given for text, else compact JSON), in name
+    order, joined by ``__``; characters other than letters, digits and ``. , + - =`` become
+    ``_`` (brackets, quotes, spaces, slashes), so the name is one safe path component. A name
+    longer than :data:`MAX_FOLDER_NAME` is cut and ends with a digest of the overrides.
+    """
+    import hashlib
+    import re
+
+    if not overrides:
+        raise ValueError("no overrides: a run without -p writes to results/")
+    parts = []
+    for name in sorted(overrides):
+        value = overrides[name]
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+        parts.append(f"{name}={re.sub(r'[^A-Za-z0-9.,+=-]+', '_', text).strip('_') or '_'}")
+    folder = "__".join(parts)
+    if len(folder) > MAX_FOLDER_NAME:
+        digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=repr).encode()).hexdigest()[:12]
+        folder = f"{folder[:MAX_FOLDER_NAME - 13]}-{digest}"
+    return folder

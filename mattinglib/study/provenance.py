@@ -1,9 +1,10 @@
 """Provenance of a study run: the code version, the cache key, the commit and the packages.
 
 A notebook's results are keyed by the notebook file's hash, the injected parameters, the code
-version (hash of every ``mattinglib/**/*.py``), the profile and, for a summary notebook, the
-results it reads (:func:`summary_inputs`); ``run.json`` records the key, its parts, the commit
-and the package versions.
+version (hash of every ``mattinglib/**/*.py``), the profile, which data sets were found under
+the data root (:func:`datasets_found`: a notebook run without the real scenes is rerun once
+they appear) and, for a summary notebook, the results it reads (:func:`summary_inputs`);
+``run.json`` records the key, its parts, the commit and the package versions.
 """
 from __future__ import annotations
 
@@ -42,15 +43,54 @@ def code_version(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
     return digest.hexdigest()
 
 
+def datasets_found(data_root: str | os.PathLike | None = None) -> dict[str, bool]:
+    """Which of the data sets the notebooks read are present under the data root.
+
+    ``data_root`` is a notebook's ``DATA_ROOT`` (relative to the repository root, the
+    notebooks' working directory); without it ``$MATTINGLIB_DATA``. The alphamatting.com scenes
+    count as found when :class:`~mattinglib.data.alphamatting.AlphaMattingDataset` opens them
+    (its own check that every file is there; nothing is downloaded or read); AM-2K and
+    P3M-10K (the paper profile) when their folder exists. The synthetic composites need no
+    data, and no notebook reads a backgrounds folder by itself (photo folders are passed
+    explicitly, as parameters), so neither is listed.
+
+    Returns
+    -------
+    dict
+        Data set name (its folder under the root) -> found, in a fixed order.
+    """
+    from mattinglib.build import LAYOUT_SUBFOLDERS
+    from mattinglib.data.alphamatting import SUBFOLDER, AlphaMattingDataset
+    from mattinglib.environment import data_root_from_env
+
+    root = Path(data_root) if data_root else data_root_from_env()
+    if root is not None and not root.is_absolute():
+        root = REPO_ROOT / root
+    found = {SUBFOLDER: False, **{folder: False for folder in LAYOUT_SUBFOLDERS.values()}}
+    if root is None:
+        return found
+    try:
+        AlphaMattingDataset(root / SUBFOLDER)
+        found[SUBFOLDER] = True
+    except (OSError, ValueError):
+        pass  # absent or incomplete: the notebooks skip the real scenes
+    for folder in LAYOUT_SUBFOLDERS.values():
+        found[folder] = (root / folder).is_dir()
+    return found
+
+
 def run_key(notebook: Path, parameters: dict, profile: str, code: str,
-            inputs: dict[str, str] | None = None) -> tuple[str, dict]:
+            inputs: dict[str, str] | None = None, data: dict[str, bool] | None = None) -> tuple[str, dict]:
     """The cache key of a run and the parts it hashes.
 
     ``parameters`` must not contain ``OUTPUT_DIR`` (where a run writes is not what it computes).
-    ``inputs`` (a summary notebook's, :func:`summary_inputs`) joins the parts when given.
+    ``inputs`` (a summary notebook's, :func:`summary_inputs`) and ``data`` (the data sets found,
+    :func:`datasets_found`) join the parts when given.
     """
     parts = {"notebook_sha256": _sha256_file(notebook), "parameters": parameters,
              "code_version": code, "profile": profile}
+    if data is not None:
+        parts["data"] = data
     if inputs is not None:
         parts["inputs"] = inputs
     text = json.dumps(parts, sort_keys=True, default=repr)

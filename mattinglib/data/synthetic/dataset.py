@@ -26,7 +26,7 @@ from .compositing import _pair, make_composite
 #: equals a transform's ``default_rng((seed, epoch, index))``.
 _COMPOSITE_STREAM = 0x6D617474            # "matt"
 _RESAMPLED_STREAM = 0x6D617475
-_SPLIT_CODES = {"train": 1, "test": 2, None: 3}
+_SPLIT_CODES = {"train": 1, "test": 2, None: 3, "validation": 4}
 
 #: Memory (bytes, per dataset object and process) for items kept before their transform;
 #: 0 switches the cache off. 2,000 items of 96 px take 0.7 GB (350 KB each: image, fg and
@@ -46,6 +46,11 @@ class SyntheticMattingDataset(SeededDataset):
     ``rng = default_rng((seed, epoch, index))`` (:class:`SeededDataset`), so random crops change
     with :meth:`set_epoch` while the composite does not.
 
+    With ``validation_fraction > 0`` the photos left after the test split are split again
+    (seed ``split_seed + 1``): "validation" uses the held-out part, "train" the rest, so the
+    three splits share no photograph and no seed stream (where settings are chosen on the
+    validation split, the test split stays unseen).
+
     Parameters
     ----------
     size : int or (height, width)
@@ -54,7 +59,7 @@ class SyntheticMattingDataset(SeededDataset):
         Number of items.
     seed : int
         Non-negative base seed.
-    split : {"train", "test", None}
+    split : {"train", "validation", "test", None}
         Which photos of the split to use; ``None`` uses the whole pool (no held-out photos).
     photos : sequence of Photo or of (h, w, 3) arrays, optional
         The photo pool before splitting; default :func:`~mattinglib.data.photos.load_photo_pool`
@@ -65,6 +70,9 @@ class SyntheticMattingDataset(SeededDataset):
     split_seed : int
         Seed of the photo split, independent of ``seed``: changing the sampling seed never
         moves a photograph between train and test.
+    validation_fraction : float in [0, 1)
+        Share of the non-test photographs held out for the validation split (0: no validation
+        split, "train" uses every non-test photograph).
     trimap_width : float or (lo, hi)
         Per-side width of the trimap's unknown band (``fg_width`` = ``bg_width`` specification of
         :func:`~mattinglib.labels.make_trimap`, drawn per item and side).
@@ -86,12 +94,15 @@ class SyntheticMattingDataset(SeededDataset):
 
     def __init__(self, size=256, length: int = 1000, seed: int = 0, split: str | None = "train",
                  photos: Sequence[Photo | np.ndarray] | None = None, transform: Transform | None = None, *,
-                 test_fraction: float = 0.2, split_seed: int = 0, trimap_width=(3, 12),
+                 test_fraction: float = 0.2, split_seed: int = 0, validation_fraction: float = 0.0,
+                 trimap_width=(3, 12),
                  trimap_reference_size: int | tuple[int, int] | None = None, resample_per_epoch: bool = False,
                  epoch: int = 0, **composite_options):
         super().__init__(seed=seed, epoch=epoch)
         if split not in _SPLIT_CODES:
-            raise ValueError(f"split must be 'train', 'test' or None; got {split!r}")
+            raise ValueError(f"split must be 'train', 'validation', 'test' or None; got {split!r}")
+        if split == "validation" and not validation_fraction:
+            raise ValueError("the 'validation' split needs validation_fraction > 0")
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise ValueError(f"length must be a positive integer; got {length!r}")
         unknown = set(composite_options) - {"hair_probability", "veil_probability", "colour_jitter",
@@ -115,9 +126,11 @@ class SyntheticMattingDataset(SeededDataset):
             self.photos = list(pool)
         else:
             train, test = split_photo_pool(pool, test_fraction, split_seed)
-            self.photos = train if split == "train" else test
+            train, validation = split_photo_pool(train, validation_fraction, split_seed + 1)
+            self.photos = {"train": train, "validation": validation, "test": test}[split]
             if not self.photos:
                 raise ValueError(f"the {split!r} split has no photo (test_fraction={test_fraction}, "
+                                 f"validation_fraction={validation_fraction}, "
                                  f"{len(pool)} photos in the pool)")
         # Validate the trimap width specification now rather than in a DataLoader worker.
         make_trimap(np.zeros((2, 2)), trimap_width, rng=np.random.default_rng(0))
