@@ -7,6 +7,28 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+#: The permissions a new file asks for before the umask takes its share, as ``open`` does.
+NEW_FILE_MODE = 0o666
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it can only be read by setting it
+    (``os.umask``) and putting it back, which for an instant applies the umask 0o022 to the
+    files that other threads create.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -15,7 +37,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     The temporary file lives in the same folder (``os.replace`` is atomic only within one file
     system) and keeps the suffix of ``path`` so that writers that look at the extension
     (matplotlib, Pillow) still pick the right format. On error it is removed and ``path`` is
-    left as it was.
+    left as it was. The file ends with the permissions a plain ``open`` would have given it
+    (0o666 less the umask, e.g. 0o644), not ``mkstemp``'s private 0o600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,6 +47,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, NEW_FILE_MODE & ~current_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

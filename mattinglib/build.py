@@ -7,6 +7,7 @@ move with the training seed, so every run of a study is scored on the same image
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -38,6 +39,8 @@ VALIDATION_FRACTION = 0.25
 VALIDATION_SEED = TEST_SEED + 1
 #: Seed of the composites (or drawn labels) of each held-out split: fixed, never a training seed's stream.
 HELD_OUT_SEEDS = {"test": TEST_SEED, "validation": VALIDATION_SEED}
+#: Seed of the draw of a user's held-out images (``holdout_fraction``): fixed, like every held-out set.
+HOLDOUT_SEED = TEST_SEED
 
 
 def train_transform(config: TrainConfig, relabel: bool) -> Compose:
@@ -61,7 +64,8 @@ def _data_root(config: TrainConfig) -> Path:
 
 
 def build_datasets(config: TrainConfig):
-    """``(train_set, test_set)`` of a run; ``test_set`` is None for a user's folder.
+    """``(train_set, test_set)`` of a run; for a user's folder ``test_set`` is its held-out
+    share (``holdout_fraction``, :func:`own_folder_split`), None when nothing is held out.
 
     The training set leaves out the validation split (:func:`build_validation_set`) as well
     as the test split, so a setting chosen on validation never saw a test image.
@@ -109,7 +113,8 @@ def _build_split(config: TrainConfig, split: str):
                       split_seed=TEST_SEED, cache_dir=cache_dir(), split=split)
         if training:
             return RealForegroundCompositeDataset(scenes, backgrounds, config.train_length, seed=config.seed,
-                                                  transform=train_transform(config, relabel=True), **common)
+                                                  transform=train_transform(config, relabel=True),
+                                                  foreground_jitter=config.colour_jitter, **common)
         return RealForegroundCompositeDataset(scenes, backgrounds, config.test_length,
                                               seed=HELD_OUT_SEEDS[split], **common)
     if config.dataset == "alphamatting":
@@ -141,10 +146,46 @@ def _build_split(config: TrainConfig, split: str):
         return FolderMattingDataset(root, layout=config.folder_layout, split="train", seed=HELD_OUT_SEEDS[split],
                                     trimap_fn=fixed.draw, names=parts["validation"])
     # A user's own folder: images/ + trimaps/ (alphas/ optional, needed by fine supervision).
-    if not training:
+    # Its held-out share (holdout_fraction) is the test set; it has no validation split.
+    if split == "validation":
         return None
-    return FolderMattingDataset(_data_root(config), layout="generic", seed=config.seed,
+    root = _data_root(config)
+    train_names, held_out = own_folder_split(root, config.holdout_fraction)
+    if not training:
+        # The user's own trimaps as given, whole images, no augmentation: scored like a test set.
+        return FolderMattingDataset(root, layout="generic", names=held_out) if held_out else None
+    return FolderMattingDataset(root, layout="generic", seed=config.seed, names=train_names,
                                 transform=train_transform(config, relabel=False))
+
+
+def own_folder_split(root: str | Path, holdout_fraction: float) -> tuple[list[str] | None, list[str]]:
+    """``(training names, held-out names)`` of a user's folder (``root/images``, ``root/trimaps``).
+
+    Parameters
+    ----------
+    root : path
+        The folder's root (generic layout of :class:`~mattinglib.data.FolderMattingDataset`).
+    holdout_fraction : float in [0, 1)
+        Share of the images held out: ``round(fraction * n)`` of the ``n`` images, at least one
+        and at least one left to train on, drawn with :data:`HOLDOUT_SEED` (the same images
+        whatever the training seed, so runs of one folder are scored alike).
+
+    Returns
+    -------
+    train, held_out : list of str or None, list of str
+        File stems, in the folder's order. ``train`` is None (every image) and ``held_out``
+        empty when the fraction is 0 or the folder has fewer than two images (then a
+        warning says that nothing is scored).
+    """
+    if not holdout_fraction:
+        return None, []
+    names = FolderMattingDataset(root, layout="generic").names
+    if len(names) < 2:
+        warnings.warn(f"{Path(root) / 'images'}: {len(names)} image(s), too few to hold one out "
+                      f"(holdout_fraction={holdout_fraction}); training on all, nothing is scored: add images",
+                      stacklevel=2)
+        return None, []
+    return split_scenes(names, holdout_fraction, seed=HOLDOUT_SEED)
 
 
 def build_model_for(config: TrainConfig) -> torch.nn.Module:
@@ -180,6 +221,7 @@ def build_eval_set(name: str, data_root: str | None = None, trimap: str = "Trima
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         test = build_datasets(TrainConfig.from_dict(state["config"]))[1]
         if test is None:
-            raise ValueError(f"the run of {checkpoint} has no held-out set (a folder dataset)")
+            raise ValueError(f"the run of {checkpoint} has no held-out set (a user's folder trained with "
+                             "holdout_fraction=0)")
         return test
     raise ValueError(f"unknown evaluation set {name!r}: 'test' or 'alphamatting'")

@@ -26,6 +26,10 @@ FOLDER_LAYOUTS = ("generic", "am2k", "p3m10k")
 #: Keys that say how a run is carried out, not what it computes: they may differ between a run
 #: and its resumption, and they are left out of a run's identity (the study's run folders).
 RUNTIME_KEYS = ("out_dir", "progress", "num_workers", "eval_every", "log_every", "checkpoint_every")
+#: Keys added after runs of the study existed, with the value that computes what the runs
+#: before them computed: a run at that value leaves the key out of its identity, so adding a
+#: key never renames (and retrains) the runs that do not use it.
+NEUTRAL_DEFAULTS = {"colour_jitter": 0.0, "holdout_fraction": 0.0}
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class TrainConfig:
         backgrounds). ``image_size`` is the side
         of generated composites (px); ``crop_size`` the side of training crops (px);
         ``train_length`` the number of distinct training items (composites).
+        ``colour_jitter`` (real-foreground composites only) scales each training foreground's
+        brightness, contrast and saturation by factors drawn in [1 - j, 1 + j] (0: none).
+        ``holdout_fraction`` (a user's own folder only: dataset "folder", folder_layout
+        "generic") is the share of its images, in [0, 1), kept out of training and scored every
+        ``eval_every`` steps (at least one image when > 0 and the folder has two or more; drawn
+        with a fixed seed, not the training seed). 0: train on every image, score nothing.
     Labels
         ``label``: "trimap" (unknown band of ``trimap_width`` px per side, a (lo, hi) range drawn
         per image), "trimap-release" (the public release's 1..29 px at 640 px), "mask" (coarse
@@ -76,6 +86,8 @@ class TrainConfig:
     test_length: int = 50
     scale_range: tuple[float, float] = (1.0, 1.0)
     flip: bool = True
+    colour_jitter: float = 0.0
+    holdout_fraction: float = 0.0
     # labels
     label: str = "trimap"
     trimap_width: tuple[int, int] = (3, 12)
@@ -143,6 +155,16 @@ class TrainConfig:
         for name in ("ddc_weight", "laplacian_weight", "weight_decay", "grad_clip"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.colour_jitter < 1.0:
+            raise ValueError(f"colour_jitter must lie in [0, 1), got {self.colour_jitter}")
+        if self.colour_jitter and self.dataset != "realfg":
+            raise ValueError("colour_jitter applies to real-foreground composites (dataset='realfg') only")
+        if not 0.0 <= self.holdout_fraction < 1.0:  # also rejects NaN
+            raise ValueError(f"holdout_fraction must lie in [0, 1), got {self.holdout_fraction}")
+        if self.holdout_fraction and (self.dataset, self.folder_layout) != ("folder", "generic"):
+            raise ValueError("holdout_fraction applies to a user's own folder (dataset='folder', "
+                             f"folder_layout='generic') only, not dataset={self.dataset!r} "
+                             f"folder_layout={self.folder_layout!r}: their held-out sets are fixed")
         if self.in_channels not in (3, 4):
             raise ValueError(f"in_channels must be 3 (image) or 4 (image + trimap), got {self.in_channels}")
 
@@ -170,8 +192,9 @@ class TrainConfig:
         return self.from_dict(self.to_dict() | changes)
 
     def identity(self) -> dict[str, Any]:
-        """The keys that decide a run's numbers (all but :data:`RUNTIME_KEYS`), JSON-typed."""
-        return {k: v for k, v in json.loads(json.dumps(self.to_dict())).items() if k not in RUNTIME_KEYS}
+        """The keys that decide a run's numbers (all but :data:`RUNTIME_KEYS`, and the
+        :data:`NEUTRAL_DEFAULTS` keys at their neutral value), JSON-typed."""
+        return identity_of(json.loads(json.dumps(self.to_dict())))
 
     def ddc_weight_at(self, step: int) -> float:
         """The DDC (or DC) weight at ``step`` under ``ddc_schedule``."""
@@ -192,6 +215,13 @@ class TrainConfig:
         if step < self.warmup_steps:
             factor *= (step + 1) / self.warmup_steps
         return self.lr * factor
+
+
+def identity_of(values: dict[str, Any]) -> dict[str, Any]:
+    """The identity keys of a config's JSON values (a stored ``config.json``, say): all but
+    :data:`RUNTIME_KEYS`, and the :data:`NEUTRAL_DEFAULTS` keys at their neutral value."""
+    return {k: v for k, v in values.items()
+            if k not in RUNTIME_KEYS and not (k in NEUTRAL_DEFAULTS and v == NEUTRAL_DEFAULTS[k])}
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

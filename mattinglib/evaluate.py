@@ -95,15 +95,23 @@ def evaluate(predictor: torch.nn.Module | Predictor, dataset, protocol: Literal[
 
     The trimap used by the ``unknown`` protocol (and given to trimap-based predictors) is the
     sample's ``trimap``: for the evaluation sets that is the fixed test trimap, never the
-    training label.
+    training label. A :class:`~mattinglib.baselines.TrimapAsAlphaWarning` of the predictor (a
+    classical method that returned the trimap) names the sample
+    (:func:`mattinglib.baselines.for_image`).
     """
+    # Imported here: baselines imports pymatting, which scoring a network does not need otherwise.
+    from .baselines import for_image
+
     predict = as_predictor(predictor)
     rows = []
     for i in tqdm(range(len(dataset)), desc=description, disable=not progress, leave=False):
         sample = dataset[i]
+        name = sample.get("name", str(i))
         image, alpha, trimap = sample_arrays(sample)
-        pred = np.clip(np.asarray(predict(image, trimap), dtype=np.float64), 0.0, 1.0)
-        row = {"name": sample.get("name", str(i))} | matting_metrics(pred, alpha, trimap, region=protocol)
+        # A classical method that returns the trimap for want of known pixels says so, naming the image.
+        with for_image(name):
+            pred = np.clip(np.asarray(predict(image, trimap), dtype=np.float64), 0.0, 1.0)
+        row = {"name": name} | matting_metrics(pred, alpha, trimap, region=protocol)
         if protocol == "whole":
             row |= soft_pixel_errors(pred, alpha)
         rows.append(row)

@@ -13,24 +13,31 @@ what is wrong with it. The policy for unusual files, in one place:
   pixels is undefined (often black or stale), and a cut-out foreground is not a photograph;
   read its colour and its alpha separately instead.
 - **16-bit files**: 16-bit grey PNGs (``I;16``) are scaled by 1/65535, not 1/255, at full
-  precision. Pillow decodes 16-bit *RGB* PNGs to 8 bits (their high byte); those are read
-  at that precision (error below 1/255, under the 8-bit quantisation of the rest of the
+  precision. Pillow decodes 16-bit *RGB* PNGs to 8 bits (their high byte), and so does
+  imageio, the only other reader installed (it reads PNG through Pillow); those are read at
+  that precision (error below 1/255, under the 8-bit quantisation of the rest of the
   pipeline).
 - **Alpha stored as RGB** with R = G = B (the alphamatting.com ``gt`` files) uses one
   channel; an RGB alpha whose channels differ is refused.
 - **Palette (``P``) files** are read through their palette, so an index maps to the level
   the palette stores for it (the alphamatting.com trimaps are palette PNGs whose palette is
   the identity grey ramp, giving 0 / 128 / 255).
-- **Trimaps** must be three-level. Exact 0 / 128 / 255 files decode directly. A file whose
-  values lie *near* the three levels (a trimap saved as JPEG has values such as 37 or 200
-  from compression ringing at the band edges) is snapped with the SPEC thresholds
-  (``< 85 -> 0``, ``>= 170 -> 1``, else 1/2) and a ``UserWarning`` saying how many pixels
-  were snapped, provided (a) at least :data:`TRIMAP_NEAR_LEVEL_FRACTION` of its pixels lie
-  within :data:`TRIMAP_LEVEL_TOLERANCE` of a level and (b) at least
-  :data:`TRIMAP_PLATEAU_FRACTION` of the pixels that decode as unknown lie within
-  :data:`TRIMAP_PLATEAU_TOLERANCE` of 128 (an unknown band is a plateau at 128; the soft
-  values of an alpha matte spread evenly over 85..169). Anything else (a grey ramp, an
-  alpha matte given as a trimap) is refused.
+- **Trimaps** must be three-level. Exact 0 / 128 / 255 files decode directly.
+
+  - A trimap stored as **JPEG** (the format of the content, whatever the extension) cannot
+    hold exact levels: compression moves values near the band edges (37, 200...), the more
+    so the lower the quality. Every pixel is snapped to the *nearest* of 0 / 128 / 255 and a
+    ``UserWarning`` gives the share of pixels moved. An RGB JPEG is averaged over its channels
+    (compression makes them differ slightly), unless they differ like a colour picture's
+    (median spread over :data:`JPEG_TRIMAP_CHANNEL_SPREAD`), which is refused.
+  - Any **other** inexact file whose values lie *near* the three levels is snapped with the
+    SPEC thresholds (``< 85 -> 0``, ``>= 170 -> 1``, else 1/2) and a ``UserWarning`` saying
+    how many pixels were snapped, provided (a) at least :data:`TRIMAP_NEAR_LEVEL_FRACTION` of
+    its pixels lie within :data:`TRIMAP_LEVEL_TOLERANCE` of a level and (b) at least
+    :data:`TRIMAP_PLATEAU_FRACTION` of the pixels that decode as unknown lie within
+    :data:`TRIMAP_PLATEAU_TOLERANCE` of 128 (an unknown band is a plateau at 128; the soft
+    values of an alpha matte spread evenly over 85..169). Anything else (a grey ramp, an
+    alpha matte given as a trimap) is refused.
 - **Size mismatch** between an image, its alpha and its trimap: ``ValueError`` naming the
   files and their sizes (:func:`check_same_size`).
 - **Missing or empty folder**: ``FileNotFoundError`` / ``ValueError``
@@ -40,13 +47,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from mattinglib.atomic import atomic_path
 from mattinglib.labels.codec import decode_trimap
 
 #: File name extensions (lower case) that :func:`list_image_files` treats as images.
@@ -63,9 +70,15 @@ TRIMAP_PLATEAU_TOLERANCE = 16
 #: ... for at least this fraction of them: 94-99 % for those JPEG trimaps, about 37 % for
 #: the true alphas.
 TRIMAP_PLATEAU_FRACTION = 0.8
+#: An RGB JPEG trimap is refused as a colour picture when the median over pixels of the
+#: spread of its three channels (max - min, 8-bit steps) exceeds this; chroma compression of a
+#: grey picture leaves the median at 0-2.
+JPEG_TRIMAP_CHANNEL_SPREAD = 16
+#: The three levels of a trimap file (8-bit).
+_TRIMAP_LEVELS = np.array([0.0, 128.0, 255.0])
 
-def _open_levels(path: str | os.PathLike) -> tuple[np.ndarray, float]:
-    """Decode a file to an array of levels and the value of full intensity.
+def _open_levels(path: str | os.PathLike) -> tuple[np.ndarray, float, str | None]:
+    """Decode a file to an array of levels, the value of full intensity and the file format.
 
     Returns
     -------
@@ -74,6 +87,9 @@ def _open_levels(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         through their palette).
     full_scale : float
         255 for 8-bit data, 65535 for 16-bit grey data.
+    file_format : str or None
+        Pillow's name of the format the content is in (``"PNG"``, ``"JPEG"``...), whatever
+        the file's extension.
     """
     path = Path(path)
     if not path.exists():
@@ -84,6 +100,7 @@ def _open_levels(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         with Image.open(path) as im:
             # load() decodes the pixels; a truncated or corrupt file fails here, not at open().
             im.load()
+            file_format = im.format
             mode = im.mode
             if mode == "P":
                 # Map indices through the palette; keep transparency so the RGBA rule applies.
@@ -110,12 +127,12 @@ def _open_levels(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         # 16-bit grey PNGs open as I;16 (or I). Values above 65535 cannot come from a PNG.
         if levels.min() < 0 or levels.max() > 65535:
             raise ValueError(f"{path}: 32-bit integer image with values outside 0..65535 is not supported")
-        return levels.astype(np.float64), 65535.0
+        return levels.astype(np.float64), 65535.0, file_format
     if mode == "F":
         raise ValueError(f"{path}: 32-bit float images are not supported; store 8- or 16-bit PNG")
     if levels.dtype != np.uint8:
         raise ValueError(f"{path}: unsupported pixel format (Pillow mode {mode!r}, dtype {levels.dtype})")
-    return levels.astype(np.float64), 255.0
+    return levels.astype(np.float64), 255.0, file_format
 
 
 def _drop_opaque_alpha(path: Path, levels: np.ndarray, full_scale: float) -> np.ndarray:
@@ -169,7 +186,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         The file cannot be decoded, or has transparent pixels.
     """
     path = Path(path)
-    levels, full_scale = _open_levels(path)
+    levels, full_scale, _ = _open_levels(path)
     levels = _drop_opaque_alpha(path, levels, full_scale)
     if levels.ndim == 3 and levels.shape[2] == 1:
         levels = levels[..., 0]
@@ -203,7 +220,7 @@ def read_alpha(path: str | os.PathLike) -> np.ndarray:
         The file cannot be decoded, is RGB with differing channels, or has transparent pixels.
     """
     path = Path(path)
-    levels, full_scale = _open_levels(path)
+    levels, full_scale, _ = _open_levels(path)
     levels = _drop_opaque_alpha(path, levels, full_scale)
     return (_single_channel(path, levels, "alpha matte") / full_scale).astype(np.float32)
 
@@ -215,8 +232,9 @@ def read_trimap(path: str | os.PathLike) -> np.ndarray:
     ----------
     path : str or PathLike
         A grey, palette or R = G = B file storing background 0, unknown 128, foreground 255
-        (16-bit files: the same levels times 257). Inexact files close to three levels (e.g.
-        JPEG) are snapped with a warning; other files are refused (module docstring).
+        (16-bit files: the same levels times 257). JPEG files are snapped to the nearest level
+        with a warning, other inexact files close to three levels too (with the SPEC
+        thresholds); other files are refused (module docstring).
 
     Returns
     -------
@@ -231,8 +249,10 @@ def read_trimap(path: str | os.PathLike) -> np.ndarray:
         The file cannot be decoded, has differing RGB channels, or is not three-level.
     """
     path = Path(path)
-    levels, full_scale = _open_levels(path)
+    levels, full_scale, file_format = _open_levels(path)
     levels = _drop_opaque_alpha(path, levels, full_scale)
+    if file_format == "JPEG":
+        return _snap_jpeg_trimap(path, levels)
     grey = _single_channel(path, levels, "trimap") * (255.0 / full_scale)
 
     exact = (grey == 0) | (grey == 128) | (grey == 255)
@@ -254,6 +274,28 @@ def read_trimap(path: str | os.PathLike) -> np.ndarray:
             "(lossy compression?); snapped with the thresholds < 85 -> 0, >= 170 -> 1, else 1/2",
             UserWarning, stacklevel=2)
     return decode_trimap(grey).astype(np.float32)
+
+
+def _snap_jpeg_trimap(path: Path, levels: np.ndarray) -> np.ndarray:
+    """A JPEG trimap's levels snapped to the nearest of 0 / 128 / 255, decoded; warns how many moved."""
+    if levels.ndim == 3 and levels.shape[2] == 3:
+        spread = float(np.median(levels.max(axis=2) - levels.min(axis=2)))
+        if spread > JPEG_TRIMAP_CHANNEL_SPREAD:
+            raise ValueError(
+                f"{path}: JPEG trimap whose colour channels differ like a colour picture's (median spread "
+                f"{spread:g} > {JPEG_TRIMAP_CHANNEL_SPREAD}); a trimap is grey: 0 background, 128 unknown, "
+                "255 foreground")
+        levels = levels.mean(axis=2)  # compression alone makes R, G, B of a grey picture differ
+    elif levels.ndim == 3:
+        levels = _single_channel(path, levels, "trimap")
+    nearest = _TRIMAP_LEVELS[np.argmin(np.abs(levels[..., None] - _TRIMAP_LEVELS), axis=-1)]
+    moved = int(np.count_nonzero(nearest != levels))
+    if moved:
+        warnings.warn(
+            f"{path}: JPEG trimap: {moved} of {levels.size} pixels ({moved / levels.size:.1%}) were not exactly "
+            "0 / 128 / 255 (lossy compression) and were snapped to the nearest of the three; store trimaps "
+            "as PNG to keep them exact", UserWarning, stacklevel=3)
+    return decode_trimap(nearest).astype(np.float32)
 
 
 def check_same_size(arrays: dict[str, np.ndarray]) -> None:
@@ -350,8 +392,9 @@ def write_alpha_png(path: str | os.PathLike, alpha: np.ndarray) -> None:
     """Write an alpha matte as an 8-bit grey PNG, atomically.
 
     The PNG is written to a temporary file in the destination folder and moved into place
-    with ``os.replace``, so a reader never sees a half-written file and an interrupted write
-    leaves any previous file intact.
+    with ``os.replace`` (:func:`mattinglib.atomic.atomic_path`), so a reader never sees a
+    half-written file and an interrupted write leaves any previous file intact. The file gets
+    the permissions of the user's umask, as a plain ``open`` would give it.
 
     Parameters
     ----------
@@ -380,12 +423,5 @@ def write_alpha_png(path: str | os.PathLike, alpha: np.ndarray) -> None:
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path}: destination folder {path.parent} does not exist")
     levels = np.round(alpha * 255.0).astype(np.uint8)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            Image.fromarray(levels).save(stream, format="PNG")  # uint8 (H, W) is mode L
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_path(path) as temporary:
+        Image.fromarray(levels).save(temporary, format="PNG")  # uint8 (H, W) is mode L

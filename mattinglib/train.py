@@ -2,7 +2,8 @@
 
 ``train(config)`` runs a whole experiment from a :class:`~mattinglib.config.TrainConfig`:
 builds the data, the model and the criterion, trains with AdamW (warm-up, step decay),
-evaluates on the held-out set every ``eval_every`` steps, checkpoints atomically every
+evaluates on the held-out set every ``eval_every`` steps (a user's own folder: its held-out
+share, scored by :func:`mattinglib.own_images.score_own_images`), checkpoints atomically every
 ``checkpoint_every`` steps, and resumes from ``out_dir/checkpoint.pt`` when it exists.
 
 Determinism. The sample drawn at each step is a pure function of (seed, step): a fixed
@@ -34,10 +35,11 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_path, atomic_write_text
 from .build import build_criterion, build_datasets, build_model_for
-from .config import RUNTIME_KEYS, TrainConfig
+from .config import TrainConfig, identity_of
 from .environment import torchrun_ranks
 from .evaluate import evaluate
 from .io import read_json_object
+from .own_images import describe_own_scores, score_own_images
 from .supervision import SUPERVISIONS
 
 CHECKPOINT = "checkpoint.pt"
@@ -50,7 +52,8 @@ class TrainResult:
     config: TrainConfig
     model: torch.nn.Module
     history: pd.DataFrame       # one row per logged step: step, lr, ddc weight, named losses
-    evaluations: pd.DataFrame   # one row per evaluation: step and mean whole-image metrics
+    evaluations: pd.DataFrame   # one row per evaluation: step and mean whole-image metrics (a user's
+                                # folder: known_region_error, and those metrics when it has alphas)
     out_dir: Path
     steps_per_second: float     # median over this call's steps (data included, evaluation and
                                 # checkpoint steps excluded); NaN when no step ran. Not saved:
@@ -248,6 +251,20 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> torch.nn.Module:
     return model.to(device).eval()
 
 
+def export_model(checkpoint: str | Path, target: str | Path) -> Path:
+    """Write a run's trained network alone (weights, config, step), for others to use.
+
+    A training checkpoint also holds the optimiser's state, the history and the RNG state (to
+    resume); the exported file keeps what :func:`load_model` needs, about a third of the size.
+    Written atomically; returns ``target``.
+    """
+    load_model(checkpoint)  # the same checks (and messages) as any use of the file
+    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=False)
+    with atomic_path(target) as tmp:
+        torch.save({"step": state["step"], "model": state["model"], "config": state["config"]}, tmp)
+    return Path(target)
+
+
 #: The files a run writes in its out_dir (atomic writes leave ``.<stem>.*<suffix>`` temporaries).
 RUN_FILES = ("config.json", CHECKPOINT, "history.csv", "evaluations.csv")
 
@@ -277,7 +294,7 @@ def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
         print(f"mattinglib: {saved}: unreadable, replaced by the new config (no checkpoint was ever "
               f"written in {out_dir})", file=sys.stderr)
         return
-    previous = {k: v for k, v in stored.items() if k not in RUNTIME_KEYS}
+    previous = identity_of(stored)
     current = config.identity()
     differ = sorted(k for k in previous.keys() | current.keys() if previous.get(k) != current.get(k))
     if not differ:
@@ -358,6 +375,9 @@ def _train(cfg: TrainConfig) -> TrainResult:
         atomic_write_text(out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
 
     train_set, test_set = build_datasets(cfg)
+    # The held-out share of a user's own folder is scored by its own measure; every other
+    # dataset's held-out set by evaluate() as before.
+    own_folder = (cfg.dataset, cfg.folder_layout) == ("folder", "generic")
     model = build_model_for(cfg).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=(0.9, 0.999))
     criterion = build_criterion(cfg)
@@ -420,11 +440,18 @@ def _train(cfg: TrainConfig) -> TrainResult:
         # the validation split never computes a test score before its settings are chosen.
         if rank == 0 and test_set is not None and cfg.eval_every <= cfg.steps and (
                 done % cfg.eval_every == 0 or done == cfg.steps):
-            scores = evaluate(model, test_set, "whole").mean
-            evaluations.append({"step": done} | {k: float(v) for k, v in scores.items()})
-            progress.write(f"step {done:6d}  loss {losses['total'].item():.4f}  "
-                           f"test SAD {scores['sad']:.3f}  MSE {scores['mse']:.5f}  soft-alpha "
-                           f"{scores['alpha_soft']:.2f}/{scores['alpha_soft_true']:.2f}")
+            if own_folder:
+                # A user's held-out images: scored on their trimaps' known regions (they may
+                # have no alphas), plus the alpha metrics when they do.
+                scores = score_own_images(model, test_set)
+                evaluations.append({"step": done} | scores)
+                progress.write(f"step {done:6d}  loss {losses['total'].item():.4f}  {describe_own_scores(scores)}")
+            else:
+                scores = evaluate(model, test_set, "whole").mean
+                evaluations.append({"step": done} | {k: float(v) for k, v in scores.items()})
+                progress.write(f"step {done:6d}  loss {losses['total'].item():.4f}  "
+                               f"test SAD {scores['sad']:.3f}  MSE {scores['mse']:.5f}  soft-alpha "
+                               f"{scores['alpha_soft']:.2f}/{scores['alpha_soft_true']:.2f}")
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             _save_checkpoint(ckpt_path, model, optimizer, done, history, evaluations, cfg)
             last_checkpoint = done

@@ -10,7 +10,7 @@ from mattinglib.train import train
 
 
 def test_the_profiles_in_order_of_scale():
-    assert PROFILES == ("smoke", "cpu", "paper")
+    assert PROFILES == ("smoke", "cpu", "gpu", "paper")
 
 
 @pytest.mark.parametrize("profile", PROFILES)

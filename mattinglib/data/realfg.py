@@ -142,6 +142,36 @@ def split_scenes(names: Sequence[str], test: float | Sequence[str], seed: int = 
     return [n for n in names if n not in test_names], [n for n in names if n in test_names]
 
 
+#: Rec. 601 luma weights: the grey that saturation jitter blends toward.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def jitter_colour(rgb: torch.Tensor, factors) -> torch.Tensor:
+    """Scale the brightness, contrast and saturation of an RGB tensor.
+
+    Parameters
+    ----------
+    rgb : Tensor, shape (3, H, W)
+        Colours in [0, 1] (not modified).
+    factors : sequence of 3 floats
+        Brightness (a gain), contrast (distance from the mean grey level scaled) and saturation
+        (distance from each pixel's luma scaled); 1 leaves that property as it is.
+
+    Returns
+    -------
+    Tensor, shape (3, H, W)
+        The new colours, clipped to [0, 1].
+    """
+    brightness, contrast, saturation = (float(f) for f in factors)
+    out = rgb * brightness
+    luma_weights = torch.tensor(LUMA_WEIGHTS, dtype=rgb.dtype).view(3, 1, 1)
+    mean = (out * luma_weights).sum(0).mean()
+    out = (out - mean) * contrast + mean
+    luma = (out * luma_weights).sum(0, keepdim=True)
+    out = (out - luma) * saturation + luma
+    return out.clamp_(0.0, 1.0)
+
+
 def _to_hwc_float(array, what: str) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim != 3 or array.shape[2] != 3:
@@ -191,6 +221,11 @@ class RealForegroundCompositeDataset(SeededDataset):
         Applied to the composite sample.
     validation : float in [0, 1)
         Share of the non-test scenes held out for the "validation" split (0: none).
+    foreground_jitter : float in [0, 1)
+        Colour augmentation of the foreground before compositing (:func:`jitter_colour`):
+        brightness, contrast and saturation factors drawn in [1 - j, 1 + j] per item, so that a
+        network does not learn the 16-odd training scenes' colours. 0 (the default, and the held-out
+        sets') draws nothing: the items are those of a dataset without the parameter.
 
     Notes
     -----
@@ -202,8 +237,12 @@ class RealForegroundCompositeDataset(SeededDataset):
     def __init__(self, scenes_dataset, backgrounds: Sequence[np.ndarray], length: int, seed: int = 0,
                  size=512, split: str | None = "train", test: float | Sequence[str] = 0.2,
                  split_seed: int = 0, cache_dir: str | os.PathLike | None = None,
-                 transform: Transform | None = None, epoch: int = 0, validation: float = 0.0):
+                 transform: Transform | None = None, epoch: int = 0, validation: float = 0.0,
+                 foreground_jitter: float = 0.0):
         super().__init__(seed=seed, epoch=epoch)
+        if not 0.0 <= foreground_jitter < 1.0:
+            raise ValueError(f"foreground_jitter must lie in [0, 1); got {foreground_jitter}")
+        self.foreground_jitter = float(foreground_jitter)
         if length < 1:
             raise ValueError(f"length must be positive; got {length}")
         if not backgrounds:
@@ -291,10 +330,14 @@ class RealForegroundCompositeDataset(SeededDataset):
         position = int(rng.integers(len(self.scenes)))
         scene = self.scenes[position]
         cropped = self._scene_crop(position, rng)
+        foreground = cropped["foreground"]
+        if self.foreground_jitter:
+            foreground = jitter_colour(foreground, rng.uniform(1.0 - self.foreground_jitter,
+                                                               1.0 + self.foreground_jitter, size=3))
         k = int(rng.integers(len(self.backgrounds)))
         background = self._background_crop(k, rng)
         alpha = cropped["alpha"]
-        image = alpha * cropped["foreground"] + (1.0 - alpha) * background
+        image = alpha * foreground + (1.0 - alpha) * background
         sample = {"image": image.clamp_(0.0, 1.0), "trimap": cropped["trimap"], "alpha": alpha,
                   "name": f"{scene['name']}+bg{k}"}
         if self.transform is not None:

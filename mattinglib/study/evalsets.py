@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mattinglib.build import TEST_FRACTION, TEST_SEED, build_datasets, build_validation_set
+from mattinglib.build import TEST_FRACTION, TEST_SEED, VALIDATION_FRACTION, build_datasets, build_validation_set
 from mattinglib.config import TrainConfig
-from mattinglib.data import AlphaMattingDataset, split_scenes
-from mattinglib.data.alphamatting import open_alphamatting
+from mattinglib.data import AlphaMattingDataset, split_scenes, split_scenes_three_ways
+from mattinglib.data.alphamatting import TRIMAPS, open_alphamatting
 from mattinglib.data.labelling import MakeLabel
 from mattinglib.environment import runs_dir_from_env
 from mattinglib.evaluate import sample_arrays
@@ -55,6 +55,30 @@ def evaluation_sets(config: TrainConfig, data_root: str | None = None, download:
     _, test_scenes = split_scenes(scenes.scene_names, TEST_FRACTION, seed=TEST_SEED)
     sets["real photos"] = AlphaMattingDataset(scenes.root, scenes=test_scenes[:max_scenes])
     return sets
+
+
+def real_scene_sets(data_root: str | None = None, download: bool = False, split: str = "test",
+                    trimaps: tuple[str, ...] = TRIMAPS, max_scenes: int | None = None) -> dict[str, AlphaMattingDataset]:
+    """The alphamatting.com scenes of one split at full size, once per benchmark trimap.
+
+    The real-image track's evaluation sets: ``split`` "test" gives the held-out scenes (those of
+    :func:`evaluation_sets`' "real photos", which no real-foreground run trains on), "validation"
+    the validation scenes its settings are chosen on (:func:`~mattinglib.data.split_scenes_three_ways`,
+    the split :class:`~mattinglib.data.RealForegroundCompositeDataset` uses). Named
+    ``"<split> scenes, <trimap>"``; empty (after a message saying what is missing) when the
+    scenes cannot be had.
+    """
+    scenes = open_alphamatting(data_root, download=download)
+    if scenes is None:
+        return {}
+    parts = dict(zip(("train", "validation", "test"),
+                     split_scenes_three_ways(scenes.scene_names, TEST_FRACTION, VALIDATION_FRACTION, seed=TEST_SEED)))
+    if split not in ("validation", "test"):
+        raise ValueError(f"split must be 'validation' or 'test'; got {split!r}")
+    chosen = parts[split][:max_scenes]
+    label = "held-out" if split == "test" else split
+    return {f"{label} scenes, {trimap}": AlphaMattingDataset(scenes.root, trimap=trimap, scenes=chosen)
+            for trimap in trimaps}
 
 
 def describe_validation_set(config: TrainConfig) -> str:

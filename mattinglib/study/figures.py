@@ -173,3 +173,42 @@ def plot_metric_grid(scores: pd.DataFrame, sweeps: dict[str, tuple[pd.DataFrame,
             ax.set_title(f"{title}: {value}", fontsize="medium")
     fig.tight_layout()
     return fig
+
+
+def detail_window(alpha: np.ndarray, size: int) -> tuple[slice, slice]:
+    """The ``size`` x ``size`` window (clipped to the image) holding the most soft pixels
+    (0 < alpha < 1) of a true matte: where hair and fur are, for a close-up.
+
+    Parameters
+    ----------
+    alpha : ndarray, shape (H, W), in [0, 1]
+    size : int
+        Side of the window in pixels.
+
+    Returns
+    -------
+    (slice, slice)
+        Rows and columns of the window.
+    """
+    height, width = alpha.shape
+    rows, cols = min(size, height), min(size, width)
+    soft = ((alpha > 0) & (alpha < 1)).astype(np.int64)
+    # Summed-area table: the soft count of every window in one pass.
+    table = np.pad(soft.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    counts = table[rows:, cols:] - table[:-rows, cols:] - table[rows:, :-cols] + table[:-rows, :-cols]
+    top, left = np.unravel_index(int(np.argmax(counts)), counts.shape)
+    return slice(int(top), int(top) + rows), slice(int(left), int(left) + cols)
+
+
+def detail_rows(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, predictions: dict[str, np.ndarray],
+                size: int = 160, per_row: int = 4) -> list[list[tuple]]:
+    """Close-up panels of one scene for :func:`mattinglib.study.plotting.show_images`: the image,
+    trimap and truth in the :func:`detail_window` of the truth, then every prediction there.
+
+    ``predictions``: method name -> alpha (H, W) of the whole scene, in the order to draw them.
+    """
+    window = detail_window(alpha, size)
+    panels = [("image", image[window], "image"), ("trimap", trimap[window], "trimap"),
+              ("truth", alpha[window], "alpha")]
+    panels += [(name, predicted[window], "alpha") for name, predicted in predictions.items()]
+    return [panels[i:i + per_row] for i in range(0, len(panels), per_row)]

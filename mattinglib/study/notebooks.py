@@ -72,6 +72,17 @@ def _cell_source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+def needed_data(path: str | os.PathLike) -> list[str]:
+    """The data sets (folders under the data root) without which a notebook has nothing to show.
+
+    Its metadata ``{"mattinglib": {"needs": ["alphamatting-lowres"]}}``; such a notebook says
+    what is missing and writes no table or figure when they are absent.
+    """
+    settings = _load_notebook(Path(path)).get("metadata", {}).get(METADATA_KEY, {})
+    needs = settings.get("needs", []) if isinstance(settings, dict) else []
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
 def notebook_title(path: str | os.PathLike) -> str:
     """The first Markdown heading of a notebook (without the ``#``), else its file stem."""
     path = Path(path)

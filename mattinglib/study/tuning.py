@@ -33,6 +33,7 @@ KNOBS: dict[str, dict[str, tuple]] = {
     "fine": {"laplacian_weight": (0.0, 0.1, 1.0)},
     "known+ddc": {"ddc_weight": (0.3, 1.0, 3.0, 10.0)},
     "known+dc": {"ddc_weight": (0.3, 1.0, 3.0, 10.0)},
+    "known+scaled-ddc": {"ddc_weight": (0.3, 1.0, 3.0, 10.0)},
     "known": {},
     "trimap-l1": {},
 }
@@ -74,7 +75,7 @@ def _settings(base: TrainConfig, changes: dict, lr_factors, knobs) -> dict[str, 
 
 def tune(base: TrainConfig, arms: dict[str, dict], root, jobs: int = 1, lr_factors=LR_FACTORS,
          knobs: dict[str, dict] | None = None, validation=None, metric: str = "sad",
-         progress: bool = True) -> Tuning:
+         protocol: str = "whole", progress: bool = True) -> Tuning:
     """Train every arm at every setting of its search, score on validation, choose.
 
     Parameters
@@ -94,7 +95,10 @@ def tune(base: TrainConfig, arms: dict[str, dict], root, jobs: int = 1, lr_facto
     validation : dataset, optional
         Default :func:`mattinglib.build.build_validation_set` ``(base)``.
     metric : str
-        Whole-image metric minimised (mean over the validation images).
+        Metric minimised (mean over the validation images).
+    protocol : {"whole", "unknown"}
+        Where it is measured: the whole image, or the trimap's unknown region (real scenes
+        scored like the alphamatting.com benchmark).
 
     Returns
     -------
@@ -113,7 +117,7 @@ def tune(base: TrainConfig, arms: dict[str, dict], root, jobs: int = 1, lr_facto
             trials[f"{arm} | {name}"] = changes | setting
             searched[f"{arm} | {name}"] = setting
     scores = run_grid(base, trials, [TUNING_SEED], root, eval_sets={VALIDATION_SET: validation},
-                      protocols=("whole",), jobs=jobs, progress=progress)
+                      protocols=(protocol,), jobs=jobs, progress=progress)
     scores[["arm", "setting"]] = scores["variant"].str.split(" | ", n=1, regex=False).tolist()
     rows, chosen, recipe = [], {}, {}
     for arm, changes in arms.items():
@@ -125,7 +129,7 @@ def tune(base: TrainConfig, arms: dict[str, dict], root, jobs: int = 1, lr_facto
             rows.append({"arm": arm, "setting": row["setting"], **row_values, metric: row[metric],
                          **{m: row[m] for m in ("mse", "sad_fg", "sad_bg", "sad_soft", "alpha_soft", "alpha_soft_true")
                             if m in row and m != metric},
-                         "recipe": is_recipe, "seed": TUNING_SEED, "eval_set": VALIDATION_SET,
+                         "recipe": is_recipe, "seed": TUNING_SEED, "eval_set": VALIDATION_SET, "protocol": protocol,
                          "run_dir": row["run_dir"]})
             if is_recipe:
                 recipe[arm] = trial
