@@ -70,7 +70,8 @@ DOWNLOAD = False       # fetch the alphamatting.com scenes when they are absent
 SEEDS = [0, 1]
 JOBS = 2               # runs trained at once (one thread each on 2 cores)
 TUNING_STEPS = 250     # steps of each tuning run (the main runs take the profile's)
-LR_FACTORS = [0.5, 1.0, 2.0]        # learning rates tried for every arm, x the profile's lr
+LR_FACTORS = [1.0, 2.0, 4.0]        # learning rates tried for every arm, x the profile's lr (a first search,
+                                    # 0.5-2x, put every arm at its top edge, 2x: the window moved up)
 DDC_WEIGHTS = [1.0, 10.0]           # lambda tried for known + DDC, scaled DDC and DC (10: the paper's)
 LAPLACIAN_WEIGHTS = [0.1, 1.0]      # Laplacian weight tried for fine labels (1: the recipe's)
 CLASSICAL = {"trimap as alpha": "trimap", "closed-form": "closed-form", "knn": "knn", "ddc prior": "ddc-prior"}
