@@ -41,6 +41,9 @@ VALIDATION_SEED = TEST_SEED + 1
 HELD_OUT_SEEDS = {"test": TEST_SEED, "validation": VALIDATION_SEED}
 #: Seed of the draw of a user's held-out images (``holdout_fraction``): fixed, like every held-out set.
 HOLDOUT_SEED = TEST_SEED
+#: Seed of the composites of :func:`build_seen_scene_set`: far from any training seed, so that no
+#: held-out item repeats a training item's draw (its scene crop) while the scene list is the same.
+SEEN_SCENE_SEEDS = {split: 10_000 + seed for split, seed in HELD_OUT_SEEDS.items()}
 
 
 def train_transform(config: TrainConfig, relabel: bool) -> Compose:
@@ -156,6 +159,41 @@ def _build_split(config: TrainConfig, split: str):
         return FolderMattingDataset(root, layout="generic", names=held_out) if held_out else None
     return FolderMattingDataset(root, layout="generic", seed=config.seed, names=train_names,
                                 transform=train_transform(config, relabel=False))
+
+
+def build_seen_scene_set(config: TrainConfig, split: str = "test", length: int | None = None):
+    """Composites of a real-foreground run's *training* scenes over the ``split``'s photographs.
+
+    The in-distribution held-out set of the image-only track: the foregrounds are those the
+    network trains on, the background photographs are held out from training ("test", or
+    "validation" to choose settings on), and the crops are drawn from a seed stream no training
+    run uses (:data:`SEEN_SCENE_SEEDS`), at the scenes' own scale, without augmentation. The
+    trimaps are the scenes' benchmark Trimap1, cropped.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        A ``dataset="realfg"`` config (its data root, photo folders and ``image_size``).
+    split : {"test", "validation"}
+        Whose background photographs.
+    length : int, optional
+        Number of composites; default ``config.test_length``.
+
+    Returns
+    -------
+    RealForegroundCompositeDataset
+        ``length`` composites of ``config.image_size`` px.
+    """
+    if config.dataset != "realfg":
+        raise ValueError(f"seen-scene composites are of real foregrounds (dataset='realfg'); got {config.dataset!r}")
+    if split not in SEEN_SCENE_SEEDS:
+        raise ValueError(f"split must be one of {tuple(SEEN_SCENE_SEEDS)}; got {split!r}")
+    scenes = AlphaMattingDataset(_data_root(config) / "alphamatting-lowres")
+    backgrounds = [p.pixels for p in _photo_splits(config)[split]]
+    return RealForegroundCompositeDataset(scenes, backgrounds, length or config.test_length,
+                                          seed=SEEN_SCENE_SEEDS[split], size=config.image_size, split="train",
+                                          test=TEST_FRACTION, validation=VALIDATION_FRACTION,
+                                          split_seed=TEST_SEED, cache_dir=cache_dir())
 
 
 def own_folder_split(root: str | Path, holdout_fraction: float) -> tuple[list[str] | None, list[str]]:

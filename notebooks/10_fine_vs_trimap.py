@@ -49,7 +49,7 @@ from mattinglib.evaluate import prediction_statistics
 from mattinglib.study.evalsets import describe_validation_set, evaluation_sets, runs_root
 from mattinglib.study.figures import plot_setting_bars, prediction_rows
 from mattinglib.study.findings import claim_better, claim_within, gate_for, select
-from mattinglib.study.grid import run_grid, score_baselines
+from mattinglib.study.grid import run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.prose import show_reading
@@ -183,8 +183,8 @@ sweep_table
 # One held-out image of each evaluation set, the prediction of every supervision (first seed) next to the truth.
 
 # %%
-first_seed = scores[(scores["seed"] == seeds[0])].drop_duplicates("variant").set_index("variant")["run_dir"]
-models = {variant: load_model(Path(first_seed[variant]) / "checkpoint.pt") for variant in VARIANTS}
+first_seed = runs_of_seed(scores, seeds[0])
+models = {variant: load_model(first_seed[variant] / "checkpoint.pt") for variant in VARIANTS}
 save_figure(show_images(prediction_rows(eval_sets, models)), out / "predictions")
 
 # %% [markdown]

@@ -43,7 +43,7 @@ from mattinglib.evaluate import prediction_statistics
 from mattinglib.study.evalsets import describe_training_labels, describe_validation_set, evaluation_sets, runs_root
 from mattinglib.study.figures import plot_setting_bars
 from mattinglib.study.findings import claim_better, claim_within, gate_for, select
-from mattinglib.study.grid import run_grid, score_baselines
+from mattinglib.study.grid import run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.prose import show_reading
@@ -142,13 +142,10 @@ for set_name in eval_sets:
 
 # %% [markdown]
 # ## What the networks predict
-#
-# Mean predicted alpha and the share of grey pixels ($0.2 < \alpha < 0.8$) on the first ten images of each set (first
-# seed), next to the truth's.
 
 # %%
-first_seed = scores[scores["seed"] == seeds[0]].drop_duplicates("variant").set_index("variant")["run_dir"]
-models = {variant: load_model(Path(first_seed[variant]) / "checkpoint.pt") for variant in variants}
+first_seed = runs_of_seed(scores, seeds[0])
+models = {variant: load_model(first_seed[variant] / "checkpoint.pt") for variant in variants}
 predicted = pd.concat([prediction_statistics(models, dataset, count=10).assign(eval_set=set_name)
                        for set_name, dataset in eval_sets.items()], ignore_index=True)
 write_table(predicted, out / "what_networks_predict",

@@ -52,12 +52,12 @@ from mattinglib.study.claims import write_claims
 from mattinglib.study.evalsets import real_scene_sets, runs_root
 from mattinglib.study.figures import detail_rows, plot_setting_bars
 from mattinglib.study.findings import claim_better, claim_within, gate_for, select
-from mattinglib.study.grid import run_grid, score_baselines
+from mattinglib.study.grid import export_checkpoints, run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import profile_seeds, real_track_config
 from mattinglib.study.tables import mean_spread, write_table
 from mattinglib.study.tuning import describe_choice, tune
-from mattinglib.train import export_model, load_model
+from mattinglib.train import load_model
 
 use_style()
 
@@ -174,8 +174,8 @@ if HAVE_SCENES:
     classical_sad = select(baselines.images, eval_set=first_set, protocol="unknown", variant="closed-form")
     hardest = int(classical_sad.loc[classical_sad["sad"].idxmax(), "image"])
     image, alpha, trimap = sample_arrays(test_sets[first_set][hardest])
-    first_runs = scores[scores["seed"] == seeds[0]].drop_duplicates("variant").set_index("variant")["run_dir"]
-    models = {arm: load_model(Path(first_runs[arm]) / "checkpoint.pt") for arm in ARMS}
+    first_runs = runs_of_seed(scores, seeds[0])
+    models = {arm: load_model(first_runs[arm] / "checkpoint.pt") for arm in ARMS}
     predictions = {name: matte_predictor(method)(image, trimap) for name, method in classical.items()
                    if method != "trimap"}
     predictions |= {arm: predict_alpha(model, image, trimap) for arm, model in models.items()}
@@ -229,10 +229,7 @@ if HAVE_SCENES:
 
 # %%
 if HAVE_SCENES:
-    exported = {arm: export_model(Path(first_runs[arm]) / "checkpoint.pt",
-                                  out / "checkpoints" / f"{arm.replace('+', '_')}.pt") for arm in ARMS}
-    sizes = pd.DataFrame([{"arm": arm, "file": path.name, "MB": round(path.stat().st_size / 1e6, 2)}
-                          for arm, path in exported.items()])
+    sizes = export_checkpoints({arm: first_runs[arm] for arm in ARMS}, out / "checkpoints")
     write_table(sizes, out / "checkpoints_list", caption="The committed checkpoints (first seed of each arm).")
     display(sizes)
 

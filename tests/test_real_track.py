@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -167,3 +169,46 @@ def test_export_model_keeps_what_predicting_needs(tmp_path):
         assert torch.equal(load_model(checkpoint)(x), load_model(exported)(x))
     with pytest.raises(FileNotFoundError):
         export_model(tmp_path / "absent.pt", tmp_path / "x.pt")
+
+
+def test_seen_scene_composites_use_the_training_scenes_over_held_out_photos(alphamatting_root, monkeypatch):
+    from mattinglib.build import SEEN_SCENE_SEEDS, build_datasets, build_seen_scene_set, build_validation_set
+
+    monkeypatch.setenv("MATTINGLIB_DATA", str(alphamatting_root.parent))
+    config = real_track_config("smoke", "image-only", data_root=str(alphamatting_root.parent))
+    train, test = build_datasets(config)
+    seen = build_seen_scene_set(config, "test", length=3)
+    seen_validation = build_seen_scene_set(config, "validation")
+    # The foregrounds are the training scenes' (in distribution) ...
+    assert seen.scene_names == train.scene_names == seen_validation.scene_names
+    assert not set(seen.scene_names) & set(test.scene_names)
+    # ... the photographs are the held-out sets' (test and validation), never a training one.
+    assert len(seen.backgrounds) == len(test.backgrounds)
+    assert len(seen_validation.backgrounds) == len(build_validation_set(config).backgrounds)
+    assert all(not any(np.array_equal(b, t) for t in train.backgrounds) for b in seen.backgrounds)
+    assert len(seen) == 3 and len(seen_validation) == config.test_length
+    assert seen.seed == SEEN_SCENE_SEEDS["test"] != seen_validation.seed
+    # Fixed: the same composites whatever the training seed; no augmentation.
+    again = build_seen_scene_set(config.replace(seed=5), "test", length=3)
+    assert torch.equal(seen[2]["image"], again[2]["image"]) and seen[2]["name"] == again[2]["name"]
+    assert seen[0]["image"].shape[-2:] == (config.image_size, config.image_size)
+    with pytest.raises(ValueError, match="real foregrounds"):
+        build_seen_scene_set(base_config("smoke"))
+    with pytest.raises(ValueError, match="split must be one of"):
+        build_seen_scene_set(config, "train")
+
+
+def test_runs_of_seed_and_export_checkpoints(tmp_path):
+    from mattinglib.study.grid import export_checkpoints, runs_of_seed
+    from mattinglib.train import load_model, train
+
+    config = base_config("smoke", supervision="known", steps=2, out_dir=str(tmp_path / "run"))
+    train(config)
+    scores = pd.DataFrame({"variant": ["known", "known", "other"], "seed": [0, 0, 1],
+                           "run_dir": [config.out_dir, config.out_dir, "elsewhere"]})
+    assert runs_of_seed(scores, 0) == {"known": Path(config.out_dir)}
+    with pytest.raises(ValueError, match="no run with seed 7"):
+        runs_of_seed(scores, 7)
+    table = export_checkpoints({"known+x": Path(config.out_dir)}, tmp_path / "out")
+    assert list(table["file"]) == ["known_x.pt"] and table["MB"].iloc[0] > 0
+    assert load_model(tmp_path / "out" / "known_x.pt") is not None

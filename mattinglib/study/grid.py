@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from mattinglib.build import build_datasets
 from mattinglib.config import TrainConfig
 from mattinglib.evaluate import evaluate
-from mattinglib.train import CHECKPOINT, checkpoint_step, load_model, train
+from mattinglib.train import CHECKPOINT, checkpoint_step, export_model, load_model, train
 
 
 def run_dir(root: str | Path, config: TrainConfig) -> Path:
@@ -104,6 +104,30 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
     images = pd.concat(image_rows, ignore_index=True)
     first = ["variant", "seed", "eval_set", "protocol", "image", "name"]
     return GridScores(pd.DataFrame(rows), images[first + [c for c in images.columns if c not in first]])
+
+
+def runs_of_seed(scores: pd.DataFrame, seed: int) -> dict[str, Path]:
+    """Variant -> run folder of its run with ``seed``, from :func:`run_grid`'s per-run scores."""
+    rows = scores[scores["seed"] == seed].drop_duplicates("variant")
+    if rows.empty:
+        raise ValueError(f"no run with seed {seed} among the scores (seeds: {sorted(scores['seed'].unique())})")
+    return {variant: Path(folder) for variant, folder in zip(rows["variant"], rows["run_dir"])}
+
+
+def export_checkpoints(run_dirs: dict[str, Path], folder: str | Path) -> pd.DataFrame:
+    """Export each run's network (:func:`mattinglib.train.export_model`) as
+    ``folder/<variant>.pt`` ("+" written "_"), for users to try.
+
+    Returns
+    -------
+    DataFrame
+        One row per variant: ``arm``, ``file`` (name), ``MB`` (size, two decimals).
+    """
+    rows = []
+    for variant, run in run_dirs.items():
+        path = export_model(Path(run) / CHECKPOINT, Path(folder) / f"{variant.replace('+', '_')}.pt")
+        rows.append({"arm": variant, "file": path.name, "MB": round(path.stat().st_size / 1e6, 2)})
+    return pd.DataFrame(rows)
 
 
 def _finished_model(config: TrainConfig) -> torch.nn.Module:
