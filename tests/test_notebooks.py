@@ -58,3 +58,22 @@ def test_overview_reads_back_the_claims(smoke_results):
     claims = json.loads((results / "02_ddc_loss" / "claims.json").read_text())
     assert claims and all(c["claim"] in headline for c in claims)
     assert (results / "README.md").is_file()
+
+
+def test_the_real_track_reports_every_regime_it_tried(smoke_results):
+    """Notebook 60's regime table: the profile's regime first (cost 1), every other regime tried
+    after it, and the gate column computed from the ratio to closed-form matting."""
+    import pandas as pd
+
+    from mattinglib.study.findings import CLASSICAL_FACTOR
+
+    results, _ = smoke_results
+    if not datasets_found().get("alphamatting-lowres"):
+        pytest.skip("the alphamatting.com scenes are absent: notebook 60 has nothing to tune or score")
+    table = pd.read_csv(results / "60_real_trimap_input" / "regimes.csv")
+    assert list(table["regime"]) == ["profile", "width 32"]  # smoke keeps the regimes that keep the steps and sizes
+    assert table["cost"].iloc[0] == 1 and table["cost"].iloc[1] > 1
+    assert table["parameters"].iloc[1] > table["parameters"].iloc[0]
+    assert (table["within the gate"] == (table["x closed-form"] <= CLASSICAL_FACTOR)).all()
+    reading = (results / "60_real_trimap_input" / "60_real_trimap_input.ipynb").read_text()
+    assert "**Regimes**" in reading
