@@ -18,7 +18,7 @@ from .data import (AddNeighbors, AlphaMattingDataset, Compose, FolderMattingData
                    split_photo_pool, split_scenes, split_scenes_three_ways)
 from .data.alphamatting import data_root
 from .data.labelling import DegradeAlpha, MakeLabel
-from .environment import cache_dir
+from .environment import cache_dir, item_store_dir
 from .losses import MattingCriterion
 from .models import build_model, load_backbone_checkpoint
 from .supervision import SUPERVISIONS
@@ -104,9 +104,10 @@ def _build_split(config: TrainConfig, split: str):
         common = dict(size=config.image_size, split=split, photos=load_photo_pool(config.photo_dirs),
                       test_fraction=TEST_FRACTION, validation_fraction=VALIDATION_FRACTION)
         if training:
+            # Every run on the same items (arms, learning rates) shares them through the store.
             return SyntheticMattingDataset(length=config.train_length, seed=config.seed, **common,
                                            transform=train_transform(config, relabel),
-                                           trimap_width=config.trimap_width)
+                                           trimap_width=config.trimap_width, store=item_store_dir())
         return SyntheticMattingDataset(length=config.test_length, seed=HELD_OUT_SEEDS[split], **common,
                                        trimap_width=TEST_TRIMAP_WIDTH)
     if config.dataset == "realfg":

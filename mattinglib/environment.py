@@ -1,18 +1,20 @@
 """The environment variables mattinglib reads, all of them, in this one module.
 
-==================  =====================================================================
-variable            meaning
-==================  =====================================================================
-``MATTINGLIB_DATA``  folder holding the datasets (``alphamatting-lowres/``, ``AM-2K/``, ...)
-``MATTINGLIB_CACHE`` where derived data (estimated foregrounds) are cached; default
-                     ``~/.cache/mattinglib``
-``MATTINGLIB_RUNS``  folder of the study's training runs; default ``runs/`` (the study adds
-                     the profile's name)
-``RANK``,            set by ``torchrun``: this process's rank, the number of processes and
-``WORLD_SIZE``,      the rank on this machine (multi-GPU training)
+=========================  =====================================================================
+variable                   meaning
+=========================  =====================================================================
+``MATTINGLIB_DATA``        folder holding the datasets (``alphamatting-lowres/``, ``AM-2K/``, ...)
+``MATTINGLIB_CACHE``       where derived data (estimated foregrounds, synthetic items) are kept;
+                           default ``~/.cache/mattinglib``
+``MATTINGLIB_ITEM_STORE``  where synthetic training items are kept on disk for later runs;
+                           default ``$MATTINGLIB_CACHE/synthetic-items``; ``0`` or ``off``: none
+``MATTINGLIB_RUNS``        folder of the study's training runs; default ``runs/`` (the study adds
+                           the profile's name)
+``RANK``,                  set by ``torchrun``: this process's rank, the number of processes and
+``WORLD_SIZE``,            the rank on this machine (multi-GPU training)
 ``LOCAL_RANK``
-``CI``               set by continuous integration: no progress bars
-==================  =====================================================================
+``CI``                     set by continuous integration: no progress bars
+=========================  =====================================================================
 
 Every other module asks these functions, so a variable is named, defaulted and documented
 once.
@@ -25,6 +27,7 @@ from pathlib import Path
 DATA_ENV = "MATTINGLIB_DATA"
 CACHE_ENV = "MATTINGLIB_CACHE"
 RUNS_ENV = "MATTINGLIB_RUNS"
+ITEM_STORE_ENV = "MATTINGLIB_ITEM_STORE"
 
 
 def data_root_from_env() -> Path | None:
@@ -37,6 +40,16 @@ def cache_dir() -> Path:
     """Where derived data are cached: ``$MATTINGLIB_CACHE`` or ``~/.cache/mattinglib``."""
     value = os.environ.get(CACHE_ENV)
     return Path(value) if value else Path.home() / ".cache" / "mattinglib"
+
+
+def item_store_dir() -> Path | None:
+    """Where synthetic training items are stored (:mod:`mattinglib.data.synthetic.store`):
+    ``$MATTINGLIB_ITEM_STORE``, default ``cache_dir() / "synthetic-items"``; None when the
+    variable is ``0`` or ``off``."""
+    value = os.environ.get(ITEM_STORE_ENV)
+    if value is not None and value.strip().lower() in {"0", "off"}:
+        return None
+    return Path(value) if value else cache_dir() / "synthetic-items"
 
 
 def runs_dir_from_env() -> Path | None:

@@ -55,6 +55,7 @@ from mattinglib.study.findings import CLASSICAL_FACTOR, claim_better, claim_with
 from mattinglib.study.grid import export_checkpoints, run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import profile_seeds, real_track_config
+from mattinglib.study.regimes import describe_regimes, regime_search
 from mattinglib.study.tables import mean_spread, write_table
 from mattinglib.study.tuning import TUNING_SEED, describe_choice, tune
 from mattinglib.train import load_model
@@ -185,26 +186,11 @@ if HAVE_SCENES:
 
 # %%
 if HAVE_SCENES:
-    fine_regimes = {"profile": tuning.chosen["fine"]} | {name: tuning.chosen["fine"] | change
-                                                         for name, change in regimes.items()}
-    regime_runs = run_grid(base, fine_regimes, [TUNING_SEED], runs, eval_sets=validation_sets,
-                           protocols=("unknown",), jobs=JOBS)
     validation_classical = score_baselines(validation_sets, methods={"closed-form": "closed-form"},
                                            protocols=("unknown",)).runs
     closed_form_validation = float(validation_classical["sad"].iloc[0])
-    rows = []
-    for _, row in regime_runs.iterrows():
-        config = base.replace(**fine_regimes[row["variant"]])
-        rows.append({"regime": row["variant"], "steps": config.steps, "lr": config.lr, "crop_size": config.crop_size,
-                     "image_size": config.image_size, "model_width": config.model_width,
-                     "parameters": sum(p.numel() for p in load_model(Path(row["run_dir"]) / "checkpoint.pt").parameters()),
-                     "sad": row["sad"], "x closed-form": row["sad"] / closed_form_validation})
-    regime_table = pd.DataFrame(rows)
-    first = regime_table.iloc[0]
-    regime_table.insert(6, "cost", [r.steps * r.crop_size ** 2 * r.parameters
-                                    / (first.steps * first.crop_size ** 2 * first.parameters)
-                                    for r in regime_table.itertuples()])
-    regime_table["within the gate"] = regime_table["x closed-form"] <= CLASSICAL_FACTOR
+    regime_table = regime_search(base, tuning.chosen["fine"], regimes, runs, validation_sets,
+                                 closed_form_validation, CLASSICAL_FACTOR, jobs=JOBS)
     write_table(regime_table, out / "regimes",
                 caption=f"The fine-label arm at its chosen setting, seed {TUNING_SEED}, at each regime tried; "
                         f"unknown-region SAD (thousands) on {validation_note}, and as a multiple of closed-form "
@@ -308,16 +294,6 @@ if HAVE_SCENES:
             "the claims here are " + ("tested: " + "; ".join(
                 f"{c['claim'].split(',')[0]}: {c['status']} ({c['effect']:+.0%}, {c['ci_low']:+.0%} to {c['ci_high']:+.0%})"
                 for c in claims if c["eval_set"] == set_name) if gate["passed"] else "not testable") + ".")
-    tried = regime_table.iloc[1:]
-    in_reach = regime_table[regime_table["within the gate"]]
-    lines.append(
-        f"**Regimes** (fine labels, seed {TUNING_SEED}, validation scenes, unknown-region SAD): the profile's "
-        f"{first['sad']:.1f}, {first['x closed-form']:.2f} x closed-form's {closed_form_validation:.1f}; "
-        + "; ".join(f"{r['regime']} {r['sad']:.1f} ({r['x closed-form']:.2f} x, cost {r['cost']:.1f} x)"
-                    for _, r in tried.iterrows()) + ". "
-        + (f"None comes within the gate's {CLASSICAL_FACTOR} x on validation: at this budget the fine-label network "
-           "is not a working matting network, in any regime tried."
-           if in_reach.empty else
-           f"{', '.join(in_reach['regime'])} come(s) within {CLASSICAL_FACTOR} x on validation: training every arm "
-           "at that regime is the next step (the claims above are at the profile's regime)."))
+    lines.append(f"**Regimes** (fine labels, seed {TUNING_SEED}, validation scenes, unknown-region SAD): "
+                 + describe_regimes(regime_table, "closed-form", CLASSICAL_FACTOR))
     display(Markdown("\n\n".join(lines)))

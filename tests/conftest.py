@@ -28,6 +28,18 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_item_store(tmp_path_factory):
+    """Trainings in the tests keep their synthetic items in a store of their own, not the user's."""
+    saved = os.environ.get("MATTINGLIB_ITEM_STORE")
+    os.environ["MATTINGLIB_ITEM_STORE"] = str(tmp_path_factory.mktemp("item-store"))
+    yield
+    if saved is None:
+        os.environ.pop("MATTINGLIB_ITEM_STORE", None)
+    else:
+        os.environ["MATTINGLIB_ITEM_STORE"] = saved
+
+
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     return shared_path("golden")

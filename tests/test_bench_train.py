@@ -26,7 +26,7 @@ def test_train_bench_tiny_synthetic(tmp_path, capsys, monkeypatch):
     report = bench_train.run(_args(TINY + ["--json", str(path)]))
     printed = capsys.readouterr().out
     assert "realfg: skipped (" in printed and "MATTINGLIB_DATA" in printed
-    for word in ("today", "release", "ours", "data share", "x today", "x release"):
+    for word in ("today", "release", "ours", "first run", "later run", "stored", "x today", "x release"):
         assert word in printed
     saved = json.loads(path.read_text())
     assert saved == json.loads(json.dumps(report)) and saved["settings"]["batch"] == 2
@@ -35,11 +35,11 @@ def test_train_bench_tiny_synthetic(tmp_path, capsys, monkeypatch):
     assert result["cold_fraction"] == pytest.approx(8 / 12)
     assert set(result["ways"]) == {"today", "release", "ours"}
     for way in result["ways"].values():
-        for phase in ("cold", "warm", "run"):
+        for phase in ("cold", "warm", "stored", "run", "later run"):
             assert way[phase]["steps_per_s"] > 0 and 0 < way[phase]["data_share"] < 1
-    assert set(result["ratios"]["run"]) == {"ours/today", "ours/release"}
-    # The benchmark leaves the switches as it found them.
-    assert synthetic.ITEM_CACHE_BYTES > 0 and realfg.REUSE_PREPARED
+    assert set(result["ratios"]["run"]) == set(result["ratios"]["later run"]) == {"ours/today", "ours/release"}
+    # The benchmark leaves the switches as it found them, and its item store in a folder of its own.
+    assert synthetic.ITEM_CACHE_BYTES > 0 and synthetic.STORE_ENABLED and realfg.REUSE_PREPARED
 
 
 def test_train_bench_tiny_realfg(alphamatting_root, monkeypatch, capsys):

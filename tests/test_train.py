@@ -261,6 +261,24 @@ def test_missing_data_root_names_the_dataset_and_the_variable(tmp_path, monkeypa
 
 # ---- data-path optimisations: the same numbers with them and without --------------------------
 
+@pytest.fixture(scope="module", autouse=True)
+def _after_a_first_evaluation(tmp_path_factory):
+    """Score a network once before this module's trainings.
+
+    Measured: in a process that has never run :func:`mattinglib.evaluate.evaluate`, a training
+    that scores itself midway ends with weights a few float32 ulps (~1e-9) off those of the same
+    training run after any evaluation, in the same process or another (somewhere in PyTorch's
+    CPU kernels; no setting of ours changes). The study trains in worker processes that never
+    evaluate, so its runs are not touched; the bit-for-bit comparisons here would depend on
+    which test ran first without this.
+    """
+    from mattinglib.build import build_datasets, build_model_for
+    from mattinglib.evaluate import evaluate
+
+    config = tiny(tmp_path_factory.mktemp("first-evaluation"))
+    evaluate(build_model_for(config), build_datasets(config)[1], "whole")
+
+
 def _outcome(config: TrainConfig) -> tuple:
     result = train(config)
     return result.history, result.evaluations, result.model.state_dict()
@@ -284,6 +302,24 @@ def test_synthetic_item_cache_changes_no_number(tmp_path, monkeypatch, changes):
     monkeypatch.setattr(synthetic, "ITEM_CACHE_BYTES", 0)
     remade = _outcome(config.replace(out_dir=str(tmp_path / "remade")))
     _assert_bit_identical(cached, remade)
+
+
+def test_synthetic_item_store_changes_no_number(tmp_path, monkeypatch):
+    from mattinglib.data.synthetic import dataset as synthetic
+
+    # The first run fills the store, a later one reads every item from it (memory cache off, so
+    # every step reads the store), a third never sees it: the same numbers, bit for bit.
+    monkeypatch.setenv("MATTINGLIB_ITEM_STORE", str(tmp_path / "store"))
+    config = tiny(tmp_path, train_length=4)
+    filling = _outcome(config.replace(out_dir=str(tmp_path / "filling")))
+    assert len(list((tmp_path / "store").glob("*/*.item"))) == 4
+    monkeypatch.setattr(synthetic, "ITEM_CACHE_BYTES", 1)  # nothing fits: read from the store every time
+    reading = _outcome(config.replace(out_dir=str(tmp_path / "reading")))
+    monkeypatch.setenv("MATTINGLIB_ITEM_STORE", "off")
+    monkeypatch.setattr(synthetic, "ITEM_CACHE_BYTES", 0)
+    without = _outcome(config.replace(out_dir=str(tmp_path / "without")))
+    _assert_bit_identical(filling, reading)
+    _assert_bit_identical(filling, without)
 
 
 def test_realfg_reuse_of_scene_preparation_changes_no_number(tmp_path, monkeypatch, alphamatting_root):

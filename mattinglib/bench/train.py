@@ -13,10 +13,12 @@ slows all of them alike), three ways of taking a known + DDC training step:
     loss at every step (data path as in ``today``).
 ``ours``
     The data optimisations on: the synthetic dataset's item cache
-    (:data:`mattinglib.data.synthetic.dataset.ITEM_CACHE_BYTES`) and the real-foreground
-    dataset's reuse of scene crop candidates and background tensors
-    (:data:`mattinglib.data.realfg.REUSE_PREPARED`). They change no number a run computes
-    (tests/test_train.py trains with and without them and compares bit for bit).
+    (:data:`mattinglib.data.synthetic.dataset.ITEM_CACHE_BYTES`) and on-disk item store
+    (:mod:`mattinglib.data.synthetic.store`, here in a temporary folder, so a store the user
+    already filled does not count), and the real-foreground dataset's reuse of scene crop
+    candidates and background tensors (:data:`mattinglib.data.realfg.REUSE_PREPARED`). They
+    change no number a run computes (tests/test_train.py and tests/test_synthetic_store.py
+    train with and without them and compare bit for bit).
 
 at two scales: ``synthetic`` (the ``cpu`` profile: 64 px crops of 96 px composites, 3 input
 channels, a width-16 U-Net, batch 8) and ``realfg`` (the real track: 128 px crops of 192 px
@@ -27,9 +29,13 @@ How the numbers are taken. Each way has its own dataset, model and optimizer, bu
 same config. After one untimed warm-up step (numba kernels load, photos are read), the steps
 ``0 .. steps-1`` of the run's sample stream (the same batches as :func:`mattinglib.train.train`)
 are timed once while no item has been seen (*cold*), then again (*warm*: an item cache holds
-them now). A run of ``run_steps`` steps over ``train_length`` items makes a fraction
-``min(1, train_length / (run_steps * batch))`` of its samples cold, and the *run* figures weigh
-the two passes that way. *Data* is the time to make and collate a batch, the *step* the whole
+them now), then once more with the memory cache emptied (*stored*: what a later run on the same
+items meets, ``ours`` reading them from its store; the other ways make them again). A run of
+``run_steps`` steps over ``train_length`` items makes a fraction
+``min(1, train_length / (run_steps * batch))`` of its samples new to it; the *run* figures
+(the first run on a data set) weigh the cold and warm passes that way, the *later run* figures
+(every other run of a study's grid on the same items: other arms, learning rates) the stored
+and warm passes. *Data* is the time to make and collate a batch, the *step* the whole
 of it; in the ``release`` way the selection is part of the loss, not of the data. Times are
 medians per pass; steps/s is one over the step time.
 """
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +61,7 @@ from ..losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 from ..train import TrainStream, model_input, param_groups
 
 WAYS = ("today", "release", "ours")
+PHASES = ("cold", "warm", "stored")
 SCALES = ("synthetic", "realfg")
 
 
@@ -61,16 +69,16 @@ SCALES = ("synthetic", "realfg")
 def optimisations(enabled: bool):
     """Switch this module's data optimisations on (as configured) or off for the ``with`` block.
 
-    Off: no synthetic item cache, and the real-foreground dataset prepares its scene crop
+    Off: no synthetic item cache or store, and the real-foreground dataset prepares its scene crop
     candidates and background tensors again for every item. Restores the settings on exit.
     """
-    saved = synthetic.ITEM_CACHE_BYTES, realfg.REUSE_PREPARED
+    saved = synthetic.ITEM_CACHE_BYTES, synthetic.STORE_ENABLED, realfg.REUSE_PREPARED
     if not enabled:
-        synthetic.ITEM_CACHE_BYTES, realfg.REUSE_PREPARED = 0, False
+        synthetic.ITEM_CACHE_BYTES, synthetic.STORE_ENABLED, realfg.REUSE_PREPARED = 0, False, False
     try:
         yield
     finally:
-        synthetic.ITEM_CACHE_BYTES, realfg.REUSE_PREPARED = saved
+        synthetic.ITEM_CACHE_BYTES, synthetic.STORE_ENABLED, realfg.REUSE_PREPARED = saved
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,18 +139,21 @@ def _realfg_missing() -> str | None:
 class _Way:
     """One way of training: its dataset stream, model, optimizer and loss, and its timings."""
 
-    def __init__(self, name: str, config):
+    def __init__(self, name: str, config, store_root: Path):
         self.name, self.config = name, config
         with optimisations(name == "ours"):
             train_set, _ = build_datasets(config)
         if name == "release":  # the selection moves into the loss
             train_set.transform.transforms = [t for t in train_set.transform.transforms
                                               if not isinstance(t, AddNeighbors)]
+        if isinstance(train_set, synthetic.SyntheticMattingDataset):
+            train_set.use_store(store_root if name == "ours" else None)
+        self.train_set = train_set
         self.stream = TrainStream(train_set, config.seed)
         self.model = build_model_for(config)
         self.optimizer = torch.optim.AdamW(param_groups(self.model, config), lr=config.lr)
         self.criterion = build_criterion(config)
-        self.times: dict[str, list[tuple[float, float]]] = {"cold": [], "warm": []}
+        self.times: dict[str, list[tuple[float, float]]] = {phase: [] for phase in PHASES}
 
     def _loss(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
         if self.name != "release":
@@ -172,23 +183,27 @@ def _summary(way: _Way, cold_fraction: float) -> dict:
     for phase, times in way.times.items():
         data, step = np.median(np.array(times), axis=0)
         medians[phase] = {"data_s": float(data), "step_s": float(step)}
-    run_data = cold_fraction * medians["cold"]["data_s"] + (1 - cold_fraction) * medians["warm"]["data_s"]
-    run_step = cold_fraction * medians["cold"]["step_s"] + (1 - cold_fraction) * medians["warm"]["step_s"]
-    medians["run"] = {"data_s": run_data, "step_s": run_step}
+    for run, new in (("run", "cold"), ("later run", "stored")):
+        medians[run] = {key: cold_fraction * medians[new][key] + (1 - cold_fraction) * medians["warm"][key]
+                        for key in ("data_s", "step_s")}
     for values in medians.values():
         values["steps_per_s"] = 1.0 / values["step_s"]
         values["data_share"] = values["data_s"] / values["step_s"]
     return medians
 
 
-def _bench_scale(scale: str, args: argparse.Namespace) -> dict:
+def _bench_scale(scale: str, args: argparse.Namespace, store_root: Path) -> dict:
     config = _config(scale, args)
-    ways = [_Way(name, config) for name in WAYS]
+    ways = [_Way(name, config, store_root) for name in WAYS]
     # Warm-up on the last batch of the first epoch, which no timed step uses (see _check).
     last_step = config.train_length // config.batch_size - 1
     for way in ways:
         way.step(last_step)
-    for phase in ("cold", "warm"):
+    for phase in PHASES:
+        if phase == "stored":  # a later run: nothing in memory, the store (if any) filled
+            for way in ways:
+                if isinstance(way.train_set, synthetic.SyntheticMattingDataset):
+                    way.train_set.clear_cache()
         for step in range(args.steps):
             for way in ways:  # interleaved: a load change hits every way alike
                 way.times[phase].append(way.step(step))
@@ -198,23 +213,26 @@ def _bench_scale(scale: str, args: argparse.Namespace) -> dict:
               "ways": {way.name: _summary(way, cold_fraction) for way in ways}}
     result["ratios"] = {phase: {f"ours/{base}": result["ways"]["ours"][phase]["steps_per_s"]
                                 / result["ways"][base][phase]["steps_per_s"] for base in ("today", "release")}
-                        for phase in ("cold", "warm", "run")}
+                        for phase in ("cold", "warm", "stored", "run", "later run")}
     return result
 
 
 def _format(scale: str, result: dict) -> str:
     lines = [f"{scale}: {result['config']['crop_size']} px crops of {result['config']['image_size']} px, "
-             f"{result['config']['in_channels']} channels, run = {result['cold_fraction']:.0%} cold samples",
-             f"{'way':>8} {'cold st/s':>10} {'warm st/s':>10} {'run st/s':>9} {'data share':>11} "
-             f"{'(cold/warm)':>12} {'x today':>8} {'x release':>10}"]
+             f"{result['config']['in_channels']} channels; a run's samples are {result['cold_fraction']:.0%} "
+             "new to it (first run on its items: cold, later runs: stored)",
+             f"{'way':>8} {'cold st/s':>10} {'warm':>6} {'stored':>7} | {'first run st/s':>14} {'data':>5} "
+             f"{'x today':>8} {'x release':>9} | {'later run st/s':>14} {'data':>5} {'x today':>8} {'x release':>9}"]
     ways = result["ways"]
     for name, values in ways.items():
-        run = values["run"]["steps_per_s"]
-        lines.append(f"{name:>8} {values['cold']['steps_per_s']:>10.2f} {values['warm']['steps_per_s']:>10.2f} "
-                     f"{run:>9.2f} {values['run']['data_share']:>10.0%} "
-                     f"{values['cold']['data_share']:>6.0%}/{values['warm']['data_share']:<5.0%} "
-                     f"{run / ways['today']['run']['steps_per_s']:>7.2f}x "
-                     f"{run / ways['release']['run']['steps_per_s']:>9.2f}x")
+        row = (f"{name:>8} {values['cold']['steps_per_s']:>10.2f} {values['warm']['steps_per_s']:>6.2f} "
+               f"{values['stored']['steps_per_s']:>7.2f} |")
+        for run in ("run", "later run"):
+            speed = values[run]["steps_per_s"]
+            row += (f" {speed:>14.2f} {values[run]['data_share']:>5.0%} "
+                    f"{speed / ways['today'][run]['steps_per_s']:>7.2f}x "
+                    f"{speed / ways['release'][run]['steps_per_s']:>8.2f}x |")
+        lines.append(row.rstrip(" |"))
     return "\n".join(lines)
 
 
@@ -240,7 +258,8 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"{scale}: skipped ({missing})")
                 report["scales"][scale] = {"skipped": missing}
                 continue
-            report["scales"][scale] = _bench_scale(scale, args)
+            with tempfile.TemporaryDirectory(prefix="mattinglib-bench-store-") as store_root:
+                report["scales"][scale] = _bench_scale(scale, args, Path(store_root))
             print(_format(scale, report["scales"][scale]))
     finally:
         torch.set_num_threads(threads)

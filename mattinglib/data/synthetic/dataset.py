@@ -8,10 +8,13 @@ Item cache. An item before its transform (composite and trimap) is a pure functi
 several times (the ``cpu`` profile draws 600 x 8 samples from 2,000 items). The dataset keeps
 up to :data:`ITEM_CACHE_BYTES` of them in memory and hands out fresh copies, so the numbers
 are the same with the cache and without it (tests/test_train.py trains both and compares).
+With a ``store`` folder the items are also kept on disk (:mod:`~mattinglib.data.synthetic.store`),
+so that later runs on the same items (other arms, learning rates) do not make them again.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +24,7 @@ from mattinglib.data.transforms import SeededDataset, Transform, make_sample
 from mattinglib.labels import make_trimap
 
 from .compositing import _pair, make_composite
+from .store import ItemStore, store_digest
 
 #: First word of every composite's seed sequence, so that a composite's generator never
 #: equals a transform's ``default_rng((seed, epoch, index))``.
@@ -32,6 +36,9 @@ _SPLIT_CODES = {"train": 1, "test": 2, None: 3, "validation": 4}
 #: 0 switches the cache off. 2,000 items of 96 px take 0.7 GB (350 KB each: image, fg and
 #: bg in float32, alpha and trimap packed into 8 bits); items past the budget are remade.
 ITEM_CACHE_BYTES = 2 ** 30
+
+#: False: datasets neither read nor write their ``store`` (the benchmark's "today" path).
+STORE_ENABLED = True
 
 
 class SyntheticMattingDataset(SeededDataset):
@@ -80,6 +87,10 @@ class SyntheticMattingDataset(SeededDataset):
         ``reference_size`` of :func:`~mattinglib.labels.make_trimap`.
     resample_per_epoch : bool
         True: a new composite for every (epoch, index) instead of one per index.
+    store : str or PathLike, optional
+        Root folder of an on-disk item store (:class:`~mattinglib.data.synthetic.store.ItemStore`),
+        shared with every dataset and process that draws the same items; None keeps items in
+        this object's memory only. Not used with ``resample_per_epoch``.
     epoch : int
         Starting epoch.
     **composite_options
@@ -97,7 +108,7 @@ class SyntheticMattingDataset(SeededDataset):
                  test_fraction: float = 0.2, split_seed: int = 0, validation_fraction: float = 0.0,
                  trimap_width=(3, 12),
                  trimap_reference_size: int | tuple[int, int] | None = None, resample_per_epoch: bool = False,
-                 epoch: int = 0, **composite_options):
+                 store=None, epoch: int = 0, **composite_options):
         super().__init__(seed=seed, epoch=epoch)
         if split not in _SPLIT_CODES:
             raise ValueError(f"split must be 'train', 'validation', 'test' or None; got {split!r}")
@@ -136,15 +147,40 @@ class SyntheticMattingDataset(SeededDataset):
         make_trimap(np.zeros((2, 2)), trimap_width, rng=np.random.default_rng(0))
         self._cache: dict[tuple, dict] = {}   # (seed, split, index) -> packed item, see _pack
         self._cache_bytes = 0
+        self._store: ItemStore | None = None   # opened on first use (hashing the photos takes a moment)
+        self.use_store(store)
 
     def __getstate__(self) -> dict:
         # A pickled copy (a spawned DataLoader worker) starts with an empty cache of its own.
         state = self.__dict__.copy()
-        state["_cache"], state["_cache_bytes"] = {}, 0
+        state["_cache"], state["_cache_bytes"], state["_store"] = {}, 0, None
         return state
 
     def __len__(self) -> int:
         return self.length
+
+    def store_settings(self) -> dict:
+        """Everything besides the photos and the code that decides an item (the store's key)."""
+        return {"size": list(self.size), "seed": self.seed, "split": self.split,
+                "trimap_width": self.trimap_width, "trimap_reference_size": self.trimap_reference_size,
+                "composite_options": self.composite_options}
+
+    def use_store(self, root) -> None:
+        """Keep items in the store under ``root`` from now on (None: in memory only)."""
+        self.store_root = None if root is None or self.resample_per_epoch else Path(root)
+        self._store = None
+
+    def clear_cache(self) -> None:
+        """Forget the items kept in memory (the store, if any, keeps its own)."""
+        self._cache, self._cache_bytes = {}, 0
+
+    @property
+    def store(self) -> ItemStore | None:
+        """The on-disk item store of these items, or None (no ``store`` folder given)."""
+        if self._store is None and self.store_root is not None:
+            settings = self.store_settings()
+            self._store = ItemStore(self.store_root, store_digest(settings, self.photos), settings)
+        return self._store
 
     def composite_seed(self, index: int) -> np.random.SeedSequence:
         """The seed sequence of item ``index``'s composite and trimap."""
@@ -172,7 +208,12 @@ class SyntheticMattingDataset(SeededDataset):
         key = (self.seed, self.split, index)
         entry = self._cache.get(key)
         if entry is None:
-            entry = _pack(self._make_item(index))
+            store = self.store if STORE_ENABLED else None
+            entry = store.get(index) if store is not None else None
+            if entry is None:
+                entry = _pack(self._make_item(index))
+                if store is not None:
+                    store.put(index, entry)
             size = _packed_bytes(entry)
             if self._cache_bytes + size > ITEM_CACHE_BYTES:
                 return _unpack(entry)

@@ -1,0 +1,88 @@
+"""The reference arm at other training regimes: how far the competence gate is.
+
+A claim is tested only where the reference arm (fine labels) is a working matting network
+(:mod:`mattinglib.study.claims`). When it is not, the next question is whether any regime the
+machine affords gets it there: more steps, larger crops, a wider network. :func:`regime_search`
+trains the reference arm at its validation-chosen setting, one seed, at the profile's regime
+and at each regime given, scores every run on the validation split, and tabulates each next to
+the gate's bar with its cost. The regimes are reported, not adopted: the compared arms stay at
+the profile's regime, one regime for all of them.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from mattinglib.build import build_model_for
+from mattinglib.config import TrainConfig
+from mattinglib.study.grid import run_grid
+from mattinglib.study.tuning import TUNING_SEED
+
+#: Name of the profile's own regime in the table (its first row).
+PROFILE_REGIME = "profile"
+
+
+def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], root, eval_sets: dict,
+                  reference_sad: float, gate_factor: float, reference: str = "closed-form",
+                  protocol: str = "unknown", jobs: int = 1) -> pd.DataFrame:
+    """Train ``base`` with ``setting`` at the profile's regime and at each of ``regimes``; tabulate.
+
+    Parameters
+    ----------
+    base : TrainConfig
+        The profile's configuration (its regime is the table's first row, :data:`PROFILE_REGIME`).
+    setting : dict
+        The reference arm's config changes at its chosen setting (supervision, lr, knob).
+    regimes : dict of str to dict
+        Regime name -> config changes on top of ``setting`` (``{"steps": 1500}``, ...).
+    root : str or PathLike
+        Runs folder (:func:`mattinglib.study.grid.run_grid`).
+    eval_sets : dict of str to dataset
+        The validation set(s) the runs are scored on; the table reports their mean SAD.
+    reference_sad : float
+        The gate's reference on the same sets (closed-form matting's SAD, or trimap-as-alpha's).
+    gate_factor : float
+        The gate's bar as a multiple of ``reference_sad``.
+    reference : str
+        The reference's name, for the column ``x <reference>``.
+    protocol : {"unknown", "whole"}
+    jobs : int
+        Runs trained at once.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per regime: ``regime, steps, lr, crop_size, image_size, model_width, cost,
+        parameters, sad, x <reference>, within the gate``, where ``cost`` is steps x crop area x
+        parameters relative to the profile's regime.
+    """
+    variants = {PROFILE_REGIME: dict(setting)} | {name: dict(setting) | change for name, change in regimes.items()}
+    scores = run_grid(base, variants, [TUNING_SEED], root, eval_sets=eval_sets, protocols=(protocol,), jobs=jobs)
+    scores = scores.groupby("variant", sort=False)["sad"].mean()
+    rows = []
+    for name, changes in variants.items():
+        config = base.replace(**changes)
+        rows.append({"regime": name, "steps": config.steps, "lr": config.lr, "crop_size": config.crop_size,
+                     "image_size": config.image_size, "model_width": config.model_width,
+                     "parameters": sum(p.numel() for p in build_model_for(config).parameters()),
+                     "sad": float(scores[name]), f"x {reference}": float(scores[name]) / reference_sad})
+    table = pd.DataFrame(rows)
+    first = table.iloc[0]
+    table.insert(6, "cost", [r.steps * r.crop_size ** 2 * r.parameters
+                             / (first.steps * first.crop_size ** 2 * first.parameters) for r in table.itertuples()])
+    table["within the gate"] = table[f"x {reference}"] <= gate_factor
+    return table
+
+
+def describe_regimes(table: pd.DataFrame, reference: str, gate_factor: float) -> str:
+    """One paragraph of prose from :func:`regime_search`'s table (numbers from the table only)."""
+    first, tried, ratio = table.iloc[0], table.iloc[1:], f"x {reference}"
+    in_reach = table[table["within the gate"]]
+    text = (f"the profile's {first['sad']:.1f}, {first[ratio]:.2f} x {reference}'s "
+            f"{first['sad'] / first[ratio]:.1f}; "
+            + "; ".join(f"{r['regime']} {r['sad']:.1f} ({r[ratio]:.2f} x, cost {r['cost']:.1f} x)"
+                        for _, r in tried.iterrows()) + ". ")
+    if in_reach.empty:
+        return text + (f"None comes within the gate's {gate_factor} x on validation: at this budget the fine-label "
+                       "network is not a working matting network, in any regime tried.")
+    return text + (f"{', '.join(in_reach['regime'])} come(s) within {gate_factor} x on validation: training every "
+                   "arm at that regime is the next step (the claims are at the profile's regime).")
