@@ -60,20 +60,21 @@ def test_overview_reads_back_the_claims(smoke_results):
     assert (results / "README.md").is_file()
 
 
-def test_the_real_track_reports_every_regime_it_tried(smoke_results):
-    """Notebook 60's regime table: the profile's regime first (cost 1), every other regime tried
-    after it, and the gate column computed from the ratio to closed-form matting."""
+@pytest.mark.parametrize("notebook", ["60_real_trimap_input", "70_real_image_only"])
+def test_the_real_track_reports_every_regime_it_tried(smoke_results, notebook):
+    """Each real track's regime table: the profile's regime first (cost 1), every other regime
+    tried after it, and the gate column computed from the ratio to closed-form matting."""
     import pandas as pd
 
     from mattinglib.study.findings import CLASSICAL_FACTOR
 
     results, _ = smoke_results
     if not datasets_found().get("alphamatting-lowres"):
-        pytest.skip("the alphamatting.com scenes are absent: notebook 60 has nothing to tune or score")
-    table = pd.read_csv(results / "60_real_trimap_input" / "regimes.csv")
+        pytest.skip(f"the alphamatting.com scenes are absent: notebook {notebook} has nothing to tune or score")
+    table = pd.read_csv(results / notebook / "regimes.csv")
     assert list(table["regime"]) == ["profile", "width 32"]  # smoke keeps the regimes that keep the steps and sizes
     assert table["cost"].iloc[0] == 1 and table["cost"].iloc[1] > 1
     assert table["parameters"].iloc[1] > table["parameters"].iloc[0]
     assert (table["within the gate"] == (table["x closed-form"] <= CLASSICAL_FACTOR)).all()
-    reading = (results / "60_real_trimap_input" / "60_real_trimap_input.ipynb").read_text()
+    reading = (results / notebook / f"{notebook}.ipynb").read_text()
     assert "**Regimes**" in reading
