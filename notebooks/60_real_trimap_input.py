@@ -186,11 +186,8 @@ if HAVE_SCENES:
 
 # %%
 if HAVE_SCENES:
-    validation_classical = score_baselines(validation_sets, methods={"closed-form": "closed-form"},
-                                           protocols=("unknown",)).runs
-    closed_form_validation = float(validation_classical["sad"].iloc[0])
-    regime_table = regime_search(base, tuning.chosen["fine"], regimes, runs, validation_sets,
-                                 closed_form_validation, CLASSICAL_FACTOR, jobs=JOBS)
+    regime_table, closed_form_validation = regime_search(base, tuning.chosen["fine"], regimes, runs, validation_sets,
+                                                         CLASSICAL_FACTOR, jobs=JOBS)
     write_table(regime_table, out / "regimes",
                 caption=f"The fine-label arm at its chosen setting, seed {TUNING_SEED}, at each regime tried; "
                         f"unknown-region SAD (thousands) on {validation_note}, and as a multiple of closed-form "

@@ -10,20 +10,29 @@ the profile's regime, one regime for all of them.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
 from mattinglib.build import build_model_for
 from mattinglib.config import TrainConfig
-from mattinglib.study.grid import run_grid
+from mattinglib.study.grid import run_grid, score_baselines
 from mattinglib.study.tuning import TUNING_SEED
 
 #: Name of the profile's own regime in the table (its first row).
 PROFILE_REGIME = "profile"
 
 
+class Regimes(NamedTuple):
+    """What :func:`regime_search` returns."""
+
+    table: pd.DataFrame    # one row per regime, the profile's first
+    reference_sad: float   # the gate's reference method on the same sets (mean SAD)
+
+
 def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], root, eval_sets: dict,
-                  reference_sad: float, gate_factor: float, reference: str = "closed-form",
-                  protocol: str = "unknown", jobs: int = 1) -> pd.DataFrame:
+                  gate_factor: float, reference: str = "closed-form", protocol: str = "unknown",
+                  jobs: int = 1) -> Regimes:
     """Train ``base`` with ``setting`` at the profile's regime and at each of ``regimes``; tabulate.
 
     Parameters
@@ -37,24 +46,26 @@ def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], ro
     root : str or PathLike
         Runs folder (:func:`mattinglib.study.grid.run_grid`).
     eval_sets : dict of str to dataset
-        The validation set(s) the runs are scored on; the table reports their mean SAD.
-    reference_sad : float
-        The gate's reference on the same sets (closed-form matting's SAD, or trimap-as-alpha's).
+        The validation set(s) the runs and the reference are scored on; the table reports mean SAD.
     gate_factor : float
-        The gate's bar as a multiple of ``reference_sad``.
+        The gate's bar as a multiple of the reference's SAD.
     reference : str
-        The reference's name, for the column ``x <reference>``.
+        The gate's reference, a method of :func:`mattinglib.matte.matte_predictor` given each
+        image's trimap (``"closed-form"``); also names the column ``x <reference>``.
     protocol : {"unknown", "whole"}
     jobs : int
         Runs trained at once.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per regime: ``regime, steps, lr, crop_size, image_size, model_width, cost,
-        parameters, sad, x <reference>, within the gate``, where ``cost`` is steps x crop area x
-        parameters relative to the profile's regime.
+    Regimes
+        ``table``: one row per regime, ``regime, steps, lr, crop_size, image_size, model_width,
+        cost, parameters, sad, x <reference>, within the gate``, where ``cost`` is steps x crop
+        area x parameters relative to the profile's regime; ``reference_sad``: the reference's
+        mean SAD on ``eval_sets``.
     """
+    baseline = score_baselines(eval_sets, methods={reference: reference}, protocols=(protocol,)).runs
+    reference_sad = float(baseline["sad"].mean())
     variants = {PROFILE_REGIME: dict(setting)} | {name: dict(setting) | change for name, change in regimes.items()}
     scores = run_grid(base, variants, [TUNING_SEED], root, eval_sets=eval_sets, protocols=(protocol,), jobs=jobs)
     scores = scores.groupby("variant", sort=False)["sad"].mean()
@@ -70,7 +81,7 @@ def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], ro
     table.insert(6, "cost", [r.steps * r.crop_size ** 2 * r.parameters
                              / (first.steps * first.crop_size ** 2 * first.parameters) for r in table.itertuples()])
     table["within the gate"] = table[f"x {reference}"] <= gate_factor
-    return table
+    return Regimes(table, reference_sad)
 
 
 def describe_regimes(table: pd.DataFrame, reference: str, gate_factor: float) -> str:
