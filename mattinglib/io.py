@@ -31,8 +31,9 @@ what is wrong with it. The policy for unusual files, in one place:
     (compression makes them differ slightly), unless they differ like a colour picture's
     (median spread over :data:`JPEG_TRIMAP_CHANNEL_SPREAD`), which is refused.
   - Any **other** inexact file whose values lie *near* the three levels is snapped with the
-    SPEC thresholds (``< 85 -> 0``, ``>= 170 -> 1``, else 1/2) and a ``UserWarning`` saying
-    how many pixels were snapped, provided (a) at least :data:`TRIMAP_NEAR_LEVEL_FRACTION` of
+    thresholds of :func:`~mattinglib.labels.codec.decode_trimap` (``< 85 -> 0``,
+    ``>= 170 -> 1``, else 1/2) and a ``UserWarning`` saying how many pixels were snapped,
+    provided (a) at least :data:`TRIMAP_NEAR_LEVEL_FRACTION` of
     its pixels lie within :data:`TRIMAP_LEVEL_TOLERANCE` of a level and (b) at least
     :data:`TRIMAP_PLATEAU_FRACTION` of the pixels that decode as unknown lie within
     :data:`TRIMAP_PLATEAU_TOLERANCE` of 128 (an unknown band is a plateau at 128; the soft
@@ -233,8 +234,8 @@ def read_trimap(path: str | os.PathLike) -> np.ndarray:
     path : str or PathLike
         A grey, palette or R = G = B file storing background 0, unknown 128, foreground 255
         (16-bit files: the same levels times 257). JPEG files are snapped to the nearest level
-        with a warning, other inexact files close to three levels too (with the SPEC
-        thresholds); other files are refused (module docstring).
+        with a warning, other inexact files close to three levels too (with the
+        thresholds of ``decode_trimap``); other files are refused (module docstring).
 
     Returns
     -------

@@ -17,7 +17,7 @@
 # # 20 · The neighbourhood of DDC: window size and number of neighbours
 #
 # **Question.** DDC compares every pixel with the $k$ pixels of its $K \times K$ window whose colours are closest
-# (SPEC.md; the paper's default is $K = 11$, $k = 11$). How much does the trimap-only network depend on these two
+# (docs/method.md; the paper's default is $K = 11$, $k = 11$). How much does the trimap-only network depend on these two
 # choices? A small window propagates alpha only a few pixels into the unknown band, so a wide band stays
 # unsupervised; a large window compares pixels that may belong to different objects. Few neighbours constrain little;
 # many neighbours include dissimilar pixels whose large colour distance allows almost any alpha change.

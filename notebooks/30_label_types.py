@@ -17,7 +17,7 @@
 # # 30 · Which coarse labels are enough?
 #
 # **Question.** The paper trains from trimaps. How coarse may the label be? A narrow trimap leaves a thin unknown band
-# for DDC to fill; a wide one leaves much more; a coarse binary mask (SPEC.md: thresholded, then eroded / dilated at
+# for DDC to fill; a wide one leaves much more; a coarse binary mask (docs/method.md: thresholded, then eroded / dilated at
 # random) is *wrong* near the boundary, so its known loss teaches some errors; scribbles (our extension) label only a
 # few strokes and leave nearly everything to DDC.
 #

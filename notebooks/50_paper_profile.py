@@ -18,11 +18,11 @@
 #
 # Notebooks 10 to 40 run at three scales with the same code (`mattinglib.study.profiles`). The `cpu` profile, what
 # `results/` shows, is a small U-Net on synthetic composites: the scale at which a 2-core machine answers in an
-# hour. The `paper` profile is SPEC.md's set-up: **ViTMatte-S** (ViT-S/16 initialised from DINO) trained on
+# hour. The `paper` profile is the paper's set-up (docs/method.md): **ViTMatte-S** (ViT-S/16 initialised from DINO) trained on
 # **AM-2K** with trimaps drawn from its alphas the way the public release draws them, 512 px crops, batch 32,
 # 5,625 iterations, AdamW (lr 5e-4, weight decay 0.1, layer decay 0.65), $\lambda = 10$, on a GPU.
 #
-# This notebook shows that profile setting by setting against SPEC.md, shows the files it needs and where, and
+# This notebook shows that profile setting by setting against the paper's, shows the files it needs and where, and
 # **dry-runs it**: at the `smoke` and `cpu` profiles on a tiny AM-2K-shaped tree written from synthetic composites
 # (same model, losses, labels, optimiser and data code; only sizes and the device changed), at the `paper` profile
 # on the real AM-2K for a few steps as a pre-flight check before the long runs. It trains nothing to report: the
@@ -66,9 +66,9 @@ on_gpu = PROFILE == "paper"
 print("dry run on", "the real AM-2K (GPU)" if on_gpu else "a tiny AM-2K-shaped tree (CPU)")
 
 # %% [markdown]
-# ## The profile against SPEC.md
+# ## The profile against the paper
 #
-# Every setting of the `paper` profile that SPEC.md fixes, next to what SPEC.md says. The test suite checks the same
+# Every setting of the `paper` profile that the paper fixes, next to what the paper says (docs/method.md). The test suite checks the same
 # correspondence (`tests/test_profiles.py`).
 
 # %%
@@ -81,9 +81,9 @@ spec = {
     "lr_milestones": "x0.1 at epoch 60, x0.05 at epoch 90", "in_channels": "image only (3 channels)",
 }
 ours = {"dataset": f"{paper.dataset} / {paper.folder_layout}", "lr_milestones": f"{paper.lr_milestones} x {paper.lr_factors}"}
-table = pd.DataFrame([{"setting": key, "SPEC.md": text, "paper profile": ours.get(key, getattr(paper, key))}
+table = pd.DataFrame([{"setting": key, "the paper": text, "paper profile": ours.get(key, getattr(paper, key))}
                       for key, text in spec.items()])
-write_table(table, out / "paper_config", caption="The paper profile (mattinglib.study.profiles.BASES['paper']) against SPEC.md.")
+write_table(table, out / "paper_config", caption="The paper profile (mattinglib.study.profiles.BASES['paper']) against the paper's settings (docs/method.md).")
 table
 
 # %% [markdown]

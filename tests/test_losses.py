@@ -39,7 +39,6 @@ def sweep_backend(request, monkeypatch):
 
 # ----------------------------------------------------------------------------- golden values
 
-@pytest.mark.shared
 def test_ddc_golden(golden_dir, sweep_backend):
     # Each path end to end: numba selection + numba loss, torch selection + torch loss.
     backend = sweep_backend

@@ -30,7 +30,6 @@ def _golden_case(golden_dir, case):
     return pred, gt, trimap
 
 
-@pytest.mark.shared
 @pytest.mark.parametrize("region", ["whole", "unknown"])
 def test_every_golden_value_is_reproduced(golden_dir, golden_metrics, region):
     assert len(golden_metrics) >= 29
@@ -50,7 +49,6 @@ def test_every_golden_value_is_reproduced(golden_dir, golden_metrics, region):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.shared
 def test_trimap_encodings_agree(golden_dir):
     pred, gt, trimap = _golden_case(golden_dir, "GT04_blur")
     levels = np.select([trimap == 0, trimap == 255], [0.0, 1.0], 0.5)

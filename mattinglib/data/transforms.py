@@ -185,7 +185,7 @@ class RandomCrop:
     4x-subsampled trimap, i.e. about 160 full-resolution pixels, which is the default here.
 
     An image smaller than the crop along a side is first padded at the bottom / right with
-    zeros (image black, alpha 0, trimap 0 = background, the SPEC's zero padding).
+    zeros (image black, alpha 0, trimap 0 = background, DDC's zero padding, docs/method.md).
 
     Parameters
     ----------
@@ -339,17 +339,17 @@ class AddNeighbors:
     """Store the DDC neighbours of the sample's image in ``sample["neighbors"]``.
 
     Calls ``mattinglib.losses.select_neighbors(sample["image"], kernel_size, topk)`` without
-    gradient. Running it here, in the DataLoader workers, keeps the costly selection (about
-    a second for a batch of four 512 px crops, MEASURED.md) out of the training step. Put it
-    last: a later geometric transform would invalidate the neighbour indices. ``rng`` is
-    not used.
+    gradient. Running it here, in the DataLoader workers, keeps the costly selection
+    (``python -m mattinglib.bench ddc`` times it: ``results/benchmarks/ddc.json``) out of the
+    training step. Put it last: a later geometric transform would invalidate the neighbour
+    indices. ``rng`` is not used.
 
     Parameters
     ----------
     kernel_size : int
-        Side of the square candidate window (odd), default :data:`~mattinglib.losses.neighbors.DEFAULT_KERNEL_SIZE` (11, SPEC.md).
+        Side of the square candidate window (odd), default :data:`~mattinglib.losses.neighbors.DEFAULT_KERNEL_SIZE` (11, docs/method.md).
     topk : int
-        Number of neighbours kept per pixel, default :data:`~mattinglib.losses.neighbors.DEFAULT_TOPK` (11, SPEC.md).
+        Number of neighbours kept per pixel, default :data:`~mattinglib.losses.neighbors.DEFAULT_TOPK` (11, docs/method.md).
     """
 
     def __init__(self, kernel_size: int = DEFAULT_KERNEL_SIZE, topk: int = DEFAULT_TOPK):

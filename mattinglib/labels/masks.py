@@ -1,7 +1,7 @@
 """Coarse binary "segmentation" labels made from a known alpha matte.
 
 :func:`make_coarse_mask` thresholds the matte at a random level and then erodes and / or
-dilates it with random kernels, as SPEC.md's recipe does, to imitate the errors of a
+dilates it with random kernels, as the public release's recipe does (docs/method.md), to imitate the errors of a
 segmentation model's mask.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ def make_coarse_mask(alpha: np.ndarray, rng: np.random.Generator,
                      threshold_range: tuple[float, float] = (0.01, 1.0),
                      kernel_sizes: tuple[int, int] = RELEASE_KERNEL_SIZES,
                      reference_size: int | tuple[int, int] | None = RELEASE_REFERENCE_SIZE) -> np.ndarray:
-    """Coarse binary "segmentation" label from a true alpha (SPEC.md's recipe).
+    """Coarse binary "segmentation" label from a true alpha (the release's recipe, docs/method.md).
 
     ``mask = alpha >= t`` with ``t`` uniform in ``[threshold_range[0], threshold_range[1])``,
     then, with equal probability, one of: erode; dilate; erode then dilate; dilate then erode,

@@ -40,11 +40,11 @@ def _trimap_from_regions(fg: np.ndarray, bg: np.ndarray, fg_radius: float, bg_ra
 
 def make_trimap(alpha: np.ndarray, fg_width, bg_width=None, rng: np.random.Generator | None = None,
                 reference_size: int | tuple[int, int] | None = None) -> np.ndarray:
-    """Trimap label from a true alpha matte (SPEC.md, "Labels generated from alpha").
+    """Trimap label from a true alpha matte (docs/method.md, "Labels made from a true alpha").
 
     ``FG = (alpha == 1)`` eroded by a disk of radius ``fg_width``, ``BG = (alpha == 0)`` eroded
     independently by a disk of radius ``bg_width``; every other pixel is unknown. The tests are
-    exact (no tolerance), as SPEC.md says: alpha read from 8-bit files (k / 255) hits 0 and 1
+    exact (no tolerance): alpha read from 8-bit files (k / 255) hits 0 and 1
     exactly, and so do the synthetic mattes of :mod:`mattinglib.data.synthetic`.
 
     Widths are per side: the known regions retreat by that many pixels from the soft region,

@@ -1,6 +1,6 @@
 """Losses against a true alpha (fine labels), and the naive trimap-L1 baseline.
 
-The fine-label baseline of SPEC.md is L1 over the whole image plus a 5-level Laplacian-pyramid
+The fine-label baseline (docs/method.md) is L1 over the whole image plus a 5-level Laplacian-pyramid
 L1; the ViTMatte recipe adds a Sobel-gradient L1 on the transition region.
 
 Normalisation choices (documented because recipes differ):

@@ -1,6 +1,6 @@
 """The known loss: L1 to the trimap on its known region.
 
-``L_known = mean over pixels with T != 1/2 of |a - T|`` (SPEC.md); 0 when there is no known
+``L_known = mean over pixels with T != 1/2 of |a - T|`` (docs/method.md); 0 when there is no known
 pixel in the batch.
 """
 from __future__ import annotations

@@ -41,7 +41,7 @@ if numba is not None:
     from .neighbors_numba import select_v1, select_v2
 
 BACKENDS = ("auto", "numba", "numba-v1", "torch")
-#: The paper's neighbourhood (SPEC.md): a K x K candidate window, K = 11, of which the k = 11
+#: The paper's neighbourhood (docs/method.md): a K x K candidate window, K = 11, of which the k = 11
 #: closest in colour are kept. Every default of the library and the study refers to these.
 DEFAULT_KERNEL_SIZE = 11
 DEFAULT_TOPK = 11

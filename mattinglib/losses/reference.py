@@ -1,6 +1,6 @@
 """The DDC / DC losses in the naive formulation of the paper's public release.
 
-Written by us from SPEC.md, deliberately plain: unfold the zero-padded image and alpha over
+Written by us from the method (docs/method.md), deliberately plain: unfold the zero-padded image and alpha over
 the ``K x K`` window, take ``torch.norm`` of the colour difference over the channel axis,
 ``topk(largest=False)`` over the window axis, gather the alpha of the selected pixels and
 average ``|d - (a_i - a_j)|``. The selection is recomputed inside every call, as the release

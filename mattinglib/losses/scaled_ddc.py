@@ -1,6 +1,6 @@
 """Scaled DDC: the DDC loss with colour distances divided by the local FG / BG contrast.
 
-An extension of ours, not the paper's (SPEC.md describes plain DDC). DDC asks
+An extension of ours, not the paper's (docs/method.md describes both). DDC asks
 ``a_i - a_j <= d_ij`` (directionally) with ``d_ij = ||I_i - I_j||_2``. For a locally constant
 foreground ``F`` and background ``B``, ``I = a F + (1 - a) B``, so
 ``||I_i - I_j|| = |a_i - a_j| * ||F - B||``: wherever ``||F - B|| < 1`` plain DDC lets alpha change

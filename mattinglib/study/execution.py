@@ -219,7 +219,7 @@ def _execute(task: _Task) -> NotebookRun:
 
     if task.threads is not None:
         # Parallel notebooks share the cores: one kernel with many OpenMP threads beside
-        # another runs several times slower than with few (see MEASURED.md). The kernel
+        # another runs several times slower than with few (README, "Threads"). The kernel
         # inherits this process's environment; a value the user set is kept.
         for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ.setdefault(variable, str(task.threads))

@@ -16,7 +16,7 @@ Same code, parameters only: each network notebook builds its runs from
     One GPU, from scratch: a width-64 U-Net (3.7 M parameters) on 256 px crops of 320 px
     composites, batch 16, 4,000 steps, the paper's lambda = 10.
 ``paper``
-    SPEC.md's set-up: ViTMatte-S from a DINO ViT-S/16 checkpoint, AM-2K with trimaps drawn
+    The paper's set-up (docs/method.md): ViTMatte-S from a DINO ViT-S/16 checkpoint, AM-2K with trimaps drawn
     from its alphas the way the public release draws them, 512 px crops, batch 32, 5,625
     iterations, AdamW 5e-4 with layer decay 0.65, lambda = 10, on a GPU; real-foreground
     composites for scoring at 640 px.
