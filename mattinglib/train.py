@@ -242,8 +242,13 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> torch.nn.Module:
         raise ValueError(f"{path}: its stored config is not valid for this version of mattinglib ({message}); "
                          "use the version that wrote it, or retrain") from error
     model = build_model_for(config)
+    # A half-precision export (export_model(..., precision="float16")) computes in float32.
+    weights = state["model"]
+    if isinstance(weights, dict):
+        weights = {k: v.float() if isinstance(v, torch.Tensor) and v.dtype == torch.float16 else v
+                   for k, v in weights.items()}
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(weights)
     except RuntimeError as error:
         raise ValueError(f"{path}: its weights do not fit {describe_model(state['config'])}, the model of its own "
                          f"config: {weights_mismatch(model, state['model'])}; the file was altered or written "
@@ -251,17 +256,31 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> torch.nn.Module:
     return model.to(device).eval()
 
 
-def export_model(checkpoint: str | Path, target: str | Path) -> Path:
+#: Precisions :func:`export_model` writes weights in.
+EXPORT_PRECISIONS = ("float32", "float16")
+
+
+def export_model(checkpoint: str | Path, target: str | Path, precision: str = "float32") -> Path:
     """Write a run's trained network alone (weights, config, step), for others to use.
 
     A training checkpoint also holds the optimiser's state, the history and the RNG state (to
     resume); the exported file keeps what :func:`load_model` needs, about a third of the size.
-    Written atomically; returns ``target``.
+    ``precision="float16"`` stores the learned weights in half precision (half the size again;
+    BatchNorm statistics stay float32): :func:`load_model` turns them back into float32 and
+    the network computes in float32, so predictions differ from the float32 file's only by
+    the weights' rounding (relative 2**-11). Written atomically; returns ``target``.
     """
+    if precision not in EXPORT_PRECISIONS:
+        raise ValueError(f"precision must be one of {EXPORT_PRECISIONS}; got {precision!r}")
     load_model(checkpoint)  # the same checks (and messages) as any use of the file
     state = torch.load(Path(checkpoint), map_location="cpu", weights_only=False)
+    weights = state["model"]
+    if precision == "float16":
+        learned = {name for name, _ in load_model(checkpoint).named_parameters()}
+        weights = {k: v.half() if k in learned and v.dtype == torch.float32 else v for k, v in weights.items()}
     with atomic_path(target) as tmp:
-        torch.save({"step": state["step"], "model": state["model"], "config": state["config"]}, tmp)
+        exported = {"step": state["step"], "model": weights, "config": state["config"]}
+        torch.save(exported | ({"precision": precision} if precision != "float32" else {}), tmp)
     return Path(target)
 
 

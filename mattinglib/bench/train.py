@@ -25,6 +25,16 @@ channels, a width-16 U-Net, batch 8) and ``realfg`` (the real track: 128 px crop
 composites of the alphamatting.com foregrounds, 4 input channels), the latter only when the
 scenes are found under ``$MATTINGLIB_DATA`` (otherwise it says that it skipped it).
 
+With ``--models``, a second table at the real track's scale (128 px crops, 4 channels, known
++ DDC, the ``ours`` data path) times each named network on the same batches, interleaved step
+by step after a pass that fills the item cache: the first model (``unet``, the
+:class:`~mattinglib.models.CompactUNet` of the study) is the baseline of the ratios. For a
+model with a pretrained encoder it also times the speed-ups it adopts switched off one at a
+time (``nchw``: without channels-last memory; ``unfolded``: without BatchNorm folding) and one
+it does not adopt (``frozen encoder``: no gradient through the encoder, which changes what
+the network learns), each with its ratio to the model as built. Every row's *step* is the
+batch's data time plus that network's forward, loss, backward and AdamW step.
+
 How the numbers are taken. Each way has its own dataset, model and optimizer, built from the
 same config. After one untimed warm-up step (numba kernels load, photos are read), the steps
 ``0 .. steps-1`` of the run's sample stream (the same batches as :func:`mattinglib.train.train`)
@@ -58,11 +68,17 @@ from ..data.synthetic import dataset as synthetic
 from ..environment import DATA_ENV, data_root_from_env
 from ..losses import known_loss, reference_ddc_loss
 from ..losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
+from ..models import MODEL_NAMES, PRETRAINED_ENCODER_OF
+from ..models.mobile_encoder import ConvBN
 from ..train import TrainStream, model_input, param_groups
 
 WAYS = ("today", "release", "ours")
 PHASES = ("cold", "warm", "stored")
 SCALES = ("synthetic", "realfg")
+#: The networks ``--models`` times by default: the study's U-Net and the pretrained-encoder family.
+BENCH_MODELS = ("unet", "efficientnet-lite0-unet", "mobilenetv2-unet")
+#: Variants of a pretrained-encoder model timed beside it (see the module docstring).
+MODEL_VARIANTS = ("as built", "nchw", "unfolded", "frozen encoder")
 
 
 @contextlib.contextmanager
@@ -83,7 +99,8 @@ def optimisations(enabled: bool):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's options (``python -m mattinglib.bench train ...``)."""
-    parser.add_argument("--scales", nargs="+", choices=SCALES, default=list(SCALES))
+    parser.add_argument("--scales", nargs="*", choices=SCALES, default=list(SCALES),
+                        help="scales of the three-way table (none: only the --models table)")
     parser.add_argument("--steps", type=int, default=12, help="timed steps per pass and way (median)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
@@ -98,6 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-steps", type=int, default=600,
                         help="run length the 'run' figures are weighted for (the cpu profile's 600)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="*", choices=MODEL_NAMES, default=list(BENCH_MODELS), metavar="MODEL",
+                        help="networks timed at the real track's scale beside the first one (the ratios' baseline); "
+                             f"choices: {', '.join(MODEL_NAMES)}; default: {' '.join(BENCH_MODELS)}; none: skip")
     parser.add_argument("--json", type=Path, default=None, help="save the numbers to this JSON file")
 
 
@@ -236,6 +256,87 @@ def _format(scale: str, result: dict) -> str:
     return "\n".join(lines)
 
 
+def _model_variant(config: TrainConfig, variant: str) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """The config's network with one adopted speed-up switched off (or its encoder frozen), and its optimizer."""
+    model = build_model_for(config)
+    if variant == "nchw":
+        model.channels_last = False
+        model.to(memory_format=torch.contiguous_format)
+    elif variant == "unfolded":
+        for module in model.modules():
+            if isinstance(module, ConvBN):
+                module.fold_batchnorm = False
+    elif variant == "frozen encoder":
+        model.encoder.requires_grad_(False)
+    optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr)
+    return model, optimizer
+
+
+def _bench_models(args: argparse.Namespace) -> dict:
+    """Time each of ``args.models`` (and the variants of the pretrained ones) on the same batches."""
+    base = _config("realfg", args)
+    rows = {}
+    for name in args.models:
+        for variant in MODEL_VARIANTS if name in PRETRAINED_ENCODER_OF else MODEL_VARIANTS[:1]:
+            config = base.replace(model=name, model_width=args.width if name == "unet" else None)
+            rows[(name, variant)] = _model_variant(config, variant) + ([],)
+    criterion = build_criterion(base)
+    with optimisations(True):
+        train_set, _ = build_datasets(base)
+    stream = TrainStream(train_set, base.seed)
+
+    def batch_of(step: int) -> tuple[dict, float]:
+        with optimisations(True):
+            start = time.perf_counter()
+            batch = default_collate([stream[step * base.batch_size + i] for i in range(base.batch_size)])
+            return batch, time.perf_counter() - start
+
+    def train_step(model, optimizer, batch) -> float:
+        start = time.perf_counter()
+        losses = criterion(model(model_input(batch, base.in_channels)), batch)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), base.grad_clip)
+        optimizer.step()
+        return time.perf_counter() - start
+
+    for step in range(-1, args.steps):  # step -1: warm-up of every network; the first pass fills the cache
+        batch_of(max(step, 0))
+    data_times = []
+    for step in range(-1, args.steps):
+        batch, data = batch_of(max(step, 0))
+        for model, optimizer, times in rows.values():
+            seconds = train_step(model, optimizer, batch)
+            if step >= 0:
+                times.append(seconds)
+        if step >= 0:
+            data_times.append(data)
+    data_s = float(np.median(data_times))
+    result = {"config": base.identity(), "data_s": data_s, "models": []}
+    first = None
+    for (name, variant), (model, _, times) in rows.items():
+        step_s = data_s + float(np.median(times))
+        first = first or step_s
+        own = next(r for r in result["models"] if r["model"] == name) if variant != "as built" else None
+        result["models"].append({
+            "model": name, "variant": variant, "parameters": sum(p.numel() for p in model.parameters()),
+            "steps_per_s": 1 / step_s, "data_share": data_s / step_s, "x_first": first / step_s,
+            "x_as_built": (own["steps_per_s"] * step_s) ** -1 if own else 1.0})
+    return result
+
+
+def _format_models(result: dict) -> str:
+    config = result["config"]
+    lines = [f"models: {config['crop_size']} px crops of {config['image_size']} px, {config['in_channels']} channels, "
+             f"the same batches (data {result['data_s']:.3f} s a batch, the ours path, items seen once before); ratios of steps/s",
+             f"{'model':>24} {'variant':>15} {'params':>8} {'steps/s':>8} {'data':>5} "
+             f"{'x ' + result['models'][0]['model']:>8} {'x as built':>10}"]
+    for row in result["models"]:
+        lines.append(f"{row['model']:>24} {row['variant']:>15} {row['parameters'] / 1e6:>7.2f}M {row['steps_per_s']:>8.2f} "
+                     f"{row['data_share']:>5.0%} {row['x_first']:>7.2f}x {row['x_as_built']:>9.2f}x")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> dict:
     """Time the three ways at each scale, print the tables, optionally save JSON; returns the numbers."""
     _check(args)
@@ -261,6 +362,14 @@ def run(args: argparse.Namespace) -> dict:
             with tempfile.TemporaryDirectory(prefix="mattinglib-bench-store-") as store_root:
                 report["scales"][scale] = _bench_scale(scale, args, Path(store_root))
             print(_format(scale, report["scales"][scale]))
+        if args.models:
+            missing = _realfg_missing()
+            if missing is not None:
+                print(f"models: skipped ({missing})")
+                report["models"] = {"skipped": missing}
+            else:
+                report["models"] = _bench_models(args)
+                print(_format_models(report["models"]))
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)

@@ -76,6 +76,26 @@ def _extract_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The state dict of a released ``torch.save`` file, unwrapped and with prefixes stripped.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Not a torch checkpoint, or no state dict inside (the message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for files that are not checkpoints
+        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
+    return _extract_state_dict(obj, path)
+
+
 def _pos_embed_grid_of(pos_embed: torch.Tensor, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
     """Strip a class-token row from a (1, [1 +] g * g, D) position embedding; return it and g x g."""
     tokens = pos_embed.shape[1]
@@ -125,13 +145,7 @@ def load_backbone_checkpoint(model: nn.Module, path: str | os.PathLike) -> Check
     backbone = model if isinstance(model, ViTBackbone) else getattr(model, "backbone", None)
     if not isinstance(backbone, ViTBackbone):
         raise ValueError(f"{type(model).__name__} is neither a ViTBackbone nor has one as .backbone")
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for files that are not checkpoints
-        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
-    checkpoint = _extract_state_dict(obj, path)
+    checkpoint = read_state_dict(path)
 
     ours = backbone.state_dict()
     report = CheckpointReport()

@@ -114,8 +114,8 @@ def runs_of_seed(scores: pd.DataFrame, seed: int) -> dict[str, Path]:
     return {variant: Path(folder) for variant, folder in zip(rows["variant"], rows["run_dir"])}
 
 
-def export_checkpoints(run_dirs: dict[str, Path], folder: str | Path) -> pd.DataFrame:
-    """Export each run's network (:func:`mattinglib.train.export_model`) as
+def export_checkpoints(run_dirs: dict[str, Path], folder: str | Path, precision: str = "float32") -> pd.DataFrame:
+    """Export each run's network (:func:`mattinglib.train.export_model`, weights in ``precision``) as
     ``folder/<variant>.pt`` ("+" written "_"), for users to try.
 
     Returns
@@ -125,7 +125,7 @@ def export_checkpoints(run_dirs: dict[str, Path], folder: str | Path) -> pd.Data
     """
     rows = []
     for variant, run in run_dirs.items():
-        path = export_model(Path(run) / CHECKPOINT, Path(folder) / f"{variant.replace('+', '_')}.pt")
+        path = export_model(Path(run) / CHECKPOINT, Path(folder) / f"{variant.replace('+', '_')}.pt", precision)
         rows.append({"arm": variant, "file": path.name, "MB": round(path.stat().st_size / 1e6, 2)})
     return pd.DataFrame(rows)
 
