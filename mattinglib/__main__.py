@@ -1,7 +1,11 @@
-"""Command line: ``python -m mattinglib matte | train | evaluate | predict | bench``.
+"""Command line: ``python -m mattinglib matte | trimap | train | config | evaluate | predict | bench``.
 
 Examples
 --------
+Trimaps from your object masks (an unknown band of 10 px on each side of the boundary)::
+
+    python -m mattinglib trimap --masks masks/ --output trimaps/ --band 10
+
 Alpha mattes for a folder of your own photos and their trimaps, with no training (the DDC
 loss as a per-image prior; ``--method closed-form | knn`` for classical matting)::
 
@@ -34,26 +38,21 @@ Score a method on your own images with their true alphas::
 Errors. Bad input (a missing or malformed file, an unknown config key, a bad value, a folder
 that holds another run) is reported in one line on stderr, ``mattinglib: error: FILE: what is
 wrong; what to do``, with exit status 2; ``--debug`` (before the command) shows the full
-traceback instead. An unexpected failure (a bug) exits with status 1. ``matte`` and ``predict``
-skip the images they cannot use, name each on stderr, write the others, and exit with 2 if they
-skipped any. Warnings of mattinglib (a JPEG trimap snapped, a classical method that returned the
+traceback instead. An unexpected failure (a bug) exits with status 1. ``matte``, ``predict`` and
+``trimap`` skip the files they cannot use, name each on stderr, write the others, and exit with 2
+if they skipped any. Warnings of mattinglib (a JPEG trimap snapped, a classical method that returned the
 trimap) are one line each on stderr, ``mattinglib: warning: FILE: ...``.
 """
 from __future__ import annotations
 
 import argparse
-import difflib
-import re
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
-#: The exit status of bad input (argparse's for a bad command line); 1 is an unexpected failure.
-EXIT_BAD_INPUT = 2
-
-
-class CLIError(Exception):
-    """Bad input found by the command line itself: its one-line message, exit status 2."""
+from .cli_errors import EXIT_BAD_INPUT, CLIError, one_line
+from .cli_train import run_train_command as _cmd_train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,200 +60,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_BAD_INPUT, f"mattinglib: error: {message}; see {self.prog} --help\n")
-
-
-def _parse_assignments(pairs: list[str]) -> dict:
-    """``["steps=100", "lr=1e-3", "out_dir=runs/x"]`` -> dict; values are JSON when they parse."""
-    import json
-
-    values = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise CLIError(f"--set: expected KEY=VALUE pairs, got {pair!r}; e.g. --set steps=500 lr=1e-3")
-        key, text = pair.split("=", 1)
-        try:
-            values[key] = json.loads(text)
-        except json.JSONDecodeError:
-            values[key] = text
-    return values
-
-
-def _one_line(text: str) -> str:
-    """A message on one line; for an error re-raised from a DataLoader worker, the original one."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
-        return re.sub(r"^[\w.]*(Error|Exception|Problem): ", "", lines[-1])
-    return " ".join(lines)
-
-
-def _build_config(values: dict, sources: dict[str, str], config_file: str | None):
-    """``TrainConfig.from_dict(values)``, its errors as one line naming where the key came from.
-
-    ``sources`` maps a key to where it was given (``--set KEY=VALUE``, ``--out-dir``); the
-    other keys come from ``config_file``.
-    """
-    import dataclasses
-
-    from .config import TrainConfig
-
-    def source_of(key: str) -> str:
-        return sources.get(key) or config_file or "config"
-
-    try:
-        return TrainConfig.from_dict(values)
-    except KeyError as error:
-        known = [f.name for f in dataclasses.fields(TrainConfig)]
-        unknown = [k for k in values if k not in known]
-        if not unknown:
-            raise
-        hints, all_close = [], True
-        for key in unknown:
-            close = difflib.get_close_matches(key, known, 1)
-            all_close &= bool(close)
-            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        where = ", ".join(dict.fromkeys(source_of(k) for k in unknown))
-        keys = ("see the fields of TrainConfig in mattinglib/config.py" if all_close
-                else f"the keys are: {', '.join(known)}")
-        raise CLIError(f"{where}: unknown config key {', '.join(hints)}; fix the name ({keys})") from error
-    except (TypeError, ValueError) as error:
-        message = re.sub(r"<class '(\w+)'>", r"\1", _one_line(str(error)))
-        quoted = re.match(r"config key '(\w+)'", message)
-        named = [quoted.group(1)] if quoted else re.findall(r"[a-z_]+", message)
-        given = [k for k in named if k in values]
-        if not given:
-            raise CLIError(f"{config_file or 'config'}: {message}; change the config") from error
-        key = given[0]
-        where = source_of(key)
-        fix = (f"fix {key!r} in {where} or override it with --set {key}=VALUE" if where == config_file
-               else f"give {key} another value")
-        raise CLIError(f"{where}: {message}; {fix}") from error
-
-
-def _read_config_file(path: str) -> dict:
-    from .io import read_json_object
-
-    try:
-        return read_json_object(path, "config file")
-    except FileNotFoundError as error:
-        raise CLIError(f"{error}; give a JSON file of TrainConfig keys (python -m mattinglib.study "
-                       "--profile NAME --show-config > FILE writes one)") from error
-
-
-def _check_init_checkpoint(cfg) -> None:
-    """Refuse an ``init_checkpoint`` of another model in one line naming both models."""
-    import torch
-
-    from .build import build_model_for
-    from .train import describe_model, weights_mismatch
-
-    path = Path(cfg.init_checkpoint)
-    if not path.is_file():
-        raise CLIError(f"{path}: no such file (init_checkpoint); give the checkpoint.pt of an earlier run, "
-                       "or leave init_checkpoint out")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # torch raises pickle, zip and runtime errors alike for a bad file
-        raise CLIError(f"{path}: not a readable torch checkpoint ({_one_line(str(error))}); init_checkpoint "
-                       "takes a checkpoint.pt written by train") from error
-    stored = state.get("config") if isinstance(state, dict) else None
-    weights = state["model"] if isinstance(state, dict) and "model" in state else state
-    model = build_model_for(cfg.replace(init_checkpoint=None, backbone_checkpoint=None))
-    mismatch = weights_mismatch(model, weights)
-    if mismatch:
-        whose = "from its stored config" if isinstance(stored, dict) else "no config stored with it"
-        raise CLIError(f"{path}: init_checkpoint holds {describe_model(stored)} ({whose}) but the config trains "
-                       f"{describe_model(cfg.to_dict())}: {mismatch}; give a checkpoint of the same model, or set "
-                       "model / model_width / in_channels to its (a released ViT file is a backbone_checkpoint)")
-
-
-def _check_training_folder(root: Path) -> None:
-    """A user's ``images/ trimaps/`` tree: every image without its trimap, listed at once."""
-    from .io import IMAGE_EXTENSIONS
-
-    images = root / "images"
-    if not images.is_dir():
-        raise CLIError(f"{images}: no such folder; a folder dataset holds images/ and trimaps/ "
-                       "(and alphas/ for fine supervision) under data_root")
-    trimaps = root / "trimaps"
-    if not trimaps.is_dir():
-        return  # the dataset says what it needs then (alphas/ may stand in)
-
-    def stems(folder: Path) -> dict[str, Path]:
-        return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS}
-
-    have = stems(trimaps)
-    missing = [path.name for stem, path in stems(images).items() if stem not in have]
-    if missing:
-        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        raise CLIError(f"{trimaps}: no trimap for {len(missing)} image(s) of {images}: {shown}; add "
-                       f"{trimaps}/<stem>.png for each, or move those images out")
-
-
-def _check_train_inputs(cfg) -> None:
-    """What can be checked before a run starts (and writes its config.json)."""
-    if cfg.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CLIError(f"device {cfg.device!r}: no CUDA device is available here; set device=cpu "
-                           "or run on a machine with a GPU")
-    if cfg.dataset != "synthetic" and cfg.data_root:
-        root = Path(cfg.data_root)
-        if not root.is_dir():
-            raise CLIError(f"{root}: no such data folder (data_root); give the folder that holds the data "
-                           f"of dataset {cfg.dataset!r}")
-        if cfg.dataset == "folder" and cfg.folder_layout == "generic":
-            _check_training_folder(root)
-    if cfg.init_checkpoint:
-        _check_init_checkpoint(cfg)
-
-
-def _cmd_train(args) -> int:
-    from .environment import torchrun_ranks
-    from .train import TrainingDiverged, discard_run, train
-
-    values = _read_config_file(args.config) if args.config else {}
-    if args.own_images is not None:
-        # A user's own folder: the study's real-image regime as defaults (mattinglib.own_images),
-        # under the config file and --set, with the thread count chosen from what is free.
-        from .own_images import own_images_config
-
-        out_dir = args.out_dir or values.get("out_dir") or str(Path(args.own_images) / "run")
-        values = own_images_config(args.own_images, out_dir,
-                                   trimaps_at_prediction=not args.image_only).to_dict() | values
-    elif args.image_only:
-        raise CLIError("--image-only goes with --own-images DIR; for another dataset set in_channels=3")
-    assigned = _parse_assignments(args.set)
-    sources = {}
-    for pair in args.set:
-        sources[pair.split("=", 1)[0]] = f"--set {pair}"
-    values |= assigned
-    if args.out_dir is not None:
-        values["out_dir"], sources["out_dir"] = args.out_dir, "--out-dir"
-    cfg = _build_config(values, sources, args.config)
-    _check_train_inputs(cfg)
-    if args.restart:
-        removed = discard_run(cfg.out_dir)
-        if torchrun_ranks()[0] == 0:
-            print(f"mattinglib: --restart: removed {', '.join(p.name for p in removed)} from {cfg.out_dir}"
-                  if removed else f"mattinglib: --restart: {cfg.out_dir} held no run; starting fresh",
-                  file=sys.stderr)
-    if args.own_images is not None and torchrun_ranks()[0] == 0:
-        from .own_images import estimate_training_time
-
-        seconds = estimate_training_time(cfg)
-        print(f"mattinglib: {cfg.steps} steps of batch {cfg.batch_size} ({cfg.crop_size} px crops, "
-              f"{cfg.in_channels} input channels, {cfg.supervision}, lambda {cfg.ddc_weight:g}, {cfg.threads} "
-              f"thread(s)): about {seconds / 60:.1f} min on this machine now; a {cfg.holdout_fraction:.0%} share "
-              f"of the images is held out and scored every {cfg.eval_every} steps", file=sys.stderr)
-    try:
-        result = train(cfg)
-    except TrainingDiverged as error:
-        raise CLIError(f"{cfg.out_dir}: {_one_line(str(error))}") from error
-    print(f"{result.steps_per_second:.2f} training steps/s (median, data included)")
-    if not result.evaluations.empty:
-        print(result.evaluations.tail(1).to_string(index=False))
-    return 0
 
 
 def _evaluation_predictor(args):
@@ -324,46 +129,82 @@ def _skip_reporter():
 
     def on_skip(problem) -> None:
         skipped.extend(problem.paths)
-        tqdm.write(f"mattinglib: error: {_one_line(str(problem))} (skipped)", file=sys.stderr)
+        tqdm.write(f"mattinglib: error: {one_line(str(problem))} (skipped)", file=sys.stderr)
 
     return skipped, on_skip
 
 
 def _cmd_predict(args) -> int:
-    from .predict import predict_folder
+    from .default_networks import announce_default
+    from .predict import predict_folder_result
 
+    # No --checkpoint / --onnx: the best committed network of the real-image track for this input, named.
+    network = args.onnx or args.checkpoint or announce_default(trimap_given=args.trimaps is not None)
     skipped, on_skip = _skip_reporter()
     # --debug stops at the first unusable image, with its traceback, instead of skipping it.
-    written = predict_folder(args.checkpoint, args.input, args.output, trimap_dir=args.trimaps,
-                             on_skip=None if args.debug else on_skip, progress=sys.stderr.isatty())
-    print(f"wrote {len(written)} alpha mattes to {args.output}"
+    result = predict_folder_result(network, args.input, args.output, trimap_dir=args.trimaps,
+                                   on_skip=None if args.debug else on_skip, progress=sys.stderr.isatty(),
+                                   max_tile_pixels=args.tile_pixels)
+    print(f"wrote {len(result.written)} alpha mattes to {args.output}"
           + (f"; skipped {len(skipped)} image(s), named on stderr" if skipped else ""))
+    _print_speed("onnx" if args.onnx else "network", result)
     return EXIT_BAD_INPUT if skipped else 0
+
+
+def _print_speed(method: str, result) -> None:
+    """The time per megapixel of a FolderResult (matte, predict)."""
+    if result.written:
+        print(f"{method}: {result.seconds_per_megapixel:.3g} s per megapixel ({len(result.written)} image(s), "
+              f"{sum(result.megapixels):.2f} MP in {sum(result.seconds):.1f} s; reading and writing excluded)")
+
+
+def _cmd_export(args) -> int:
+    from .onnx_export import export_onnx
+
+    diff = export_onnx(args.checkpoint, args.onnx)  # onnx missing: a ValueError saying how to install it
+    print(f"wrote {args.onnx} (ONNX, dynamic height / width); against PyTorch on a 509 x 387 photo: max |diff| {diff:.2e}")
+    return 0
 
 
 def _cmd_matte(args) -> int:
     from .matte import DEFAULT_METHOD, matte_folder
 
     method = args.method or ("network" if args.checkpoint else DEFAULT_METHOD)
-    if method == "network" and args.checkpoint is None:
-        raise CLIError("--method network needs --checkpoint PT (a checkpoint.pt written by train); or choose "
-                       "ddc-prior, closed-form or knn, which need no training")
-    if method != "network" and args.checkpoint is not None:
+    if method == "network" and args.checkpoint is None:  # the best committed trimap-input network, named
+        from .default_networks import announce_default
+
+        args.checkpoint = announce_default(trimap_given=True)
+    elif method != "network" and args.checkpoint is not None:
         raise CLIError(f"--checkpoint is used by --method network only, not {method}; leave it out or give "
                        "--method network")
     skipped, on_skip = _skip_reporter()
     result = matte_folder(args.images, args.trimaps, args.output, method, checkpoint=args.checkpoint,
                           device=args.device, on_skip=None if args.debug else on_skip,
-                          progress=sys.stderr.isatty())
+                          progress=sys.stderr.isatty(), max_tile_pixels=args.tile_pixels)
     print(f"wrote {len(result.written)} alpha mattes to {args.output}"
           + (f"; skipped {len(skipped)} image(s), named on stderr" if skipped else ""))
     if result.fallbacks:
         print(f"{method} returned the trimap as alpha for {len(result.fallbacks)} image(s) without known "
               "foreground or background, named on stderr")
-    if result.written:
-        print(f"{method}: {result.seconds_per_megapixel:.3g} s per megapixel ({len(result.written)} image(s), "
-              f"{sum(result.megapixels):.2f} MP in {sum(result.seconds):.1f} s; reading and writing excluded)")
+    _print_speed(method, result)
     return EXIT_BAD_INPUT if skipped else 0
+
+
+def _cmd_trimap(args) -> int:
+    from .make_trimaps import trimap_folder
+
+    skipped, on_skip = _skip_reporter()
+    result = trimap_folder(args.output, args.masks, args.alphas, args.band, args.band_fraction, args.label, args.seed,
+                           on_skip=None if args.debug else on_skip, progress=sys.stderr.isatty())
+    print(result.summary(args.output) + (f"; skipped {len(skipped)} file(s), named on stderr" if skipped else ""))
+    return EXIT_BAD_INPUT if skipped else 0
+
+
+def _cmd_config(args) -> int:
+    from .config import format_keys
+
+    print(format_keys(as_json=args.json))
+    return 0
 
 
 def _matte_methods() -> tuple[str, ...]:
@@ -386,7 +227,7 @@ def _one_line_warnings(previous):
         if Path(filename).resolve().is_relative_to(package):
             from tqdm.auto import tqdm
 
-            tqdm.write(f"mattinglib: warning: {_one_line(str(message))}", file=sys.stderr)
+            tqdm.write(f"mattinglib: warning: {one_line(str(message))}", file=sys.stderr)
         else:
             previous(message, category, filename, lineno, file, line)
 
@@ -394,6 +235,13 @@ def _one_line_warnings(previous):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import LABELS, TrainConfig, format_supervisions  # light, as matte's import below
+    from .make_trimaps import DEFAULT_BAND
+    from .tiling import DEFAULT_TILE_PIXELS, tile_pixels  # light: torch alone
+
+    tile_help = (f"larger images go in overlapping tiles of at most N pixels, blended without seams (memory "
+                 f"bounded; default {DEFAULT_TILE_PIXELS}; 0: always in one piece)")
+
     parser = _Parser(prog="python -m mattinglib", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     debug_help = ("show the full traceback of an error instead of one line (matte and predict then stop at "
@@ -405,11 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
 
     p = sub.add_parser("train", help="train (or resume) a run from a config",
-                       description="Train a matting network. Every key of mattinglib.config.TrainConfig "
-                                   "can be set; unknown keys are an error. Rerunning the same command "
-                                   "resumes from out_dir/checkpoint.pt. A folder holding a checkpoint of a "
-                                   "run with another config is refused (use --out-dir NEW or --restart); "
-                                   "one whose run never wrote a checkpoint takes the new config.")
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=format_supervisions(),
+                       description=textwrap.fill(
+                           "Train a matting network. Every key of mattinglib.config.TrainConfig can be set (python -m "
+                           "mattinglib config lists them); unknown keys are an error. Rerunning the same command "
+                           "resumes from out_dir/checkpoint.pt. A folder holding a checkpoint of a run with another "
+                           "config is refused (use --out-dir NEW or --restart); one whose run never wrote a "
+                           "checkpoint takes the new config.", 88))
     p.add_argument("--config", help="JSON file of TrainConfig keys (a study profile's: "
                                     "python -m mattinglib.study --profile NAME --show-config > FILE); --set overrides")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
@@ -455,11 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="write alpha mattes for a folder of images",
                        description="Predict an 8-bit alpha PNG for every image of a folder. The folder is "
                                    "checked first; images that cannot be used are named on stderr and "
-                                   "skipped, the others written; the exit status is then 2.")
-    p.add_argument("--checkpoint", required=True)
+                                   "skipped, the others written; the exit status is then 2. Ends with the "
+                                   "network's time per megapixel.")
+    network = p.add_mutually_exclusive_group()
+    network.add_argument("--checkpoint", help="checkpoint.pt written by train (default: the best committed network "
+                         "of the real-image track: the trimap-input one with --trimaps, else the image-only one)")
+    network.add_argument("--onnx", metavar="FILE", help="instead of --checkpoint: an ONNX model written by export")
     p.add_argument("--input", required=True, help="folder of images (png, jpg)")
     p.add_argument("--output", required=True, help="folder for <stem>.png alpha mattes")
     p.add_argument("--trimaps", help="folder of trimaps (<stem>.png), needed by trimap-conditioned models")
+    p.add_argument("--tile-pixels", type=tile_pixels, default=DEFAULT_TILE_PIXELS, metavar="N", help=tile_help)
     add_debug(p)
     p.set_defaults(func=_cmd_predict)
 
@@ -467,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write an 8-bit alpha PNG for every image of a folder from its trimap, "
                                    "with no training: ddc-prior (the default) optimises the known loss + "
                                    "DDC for each image; closed-form and knn are classical matting; "
-                                   "network uses a checkpoint of train. The folder is checked first; "
+                                   "network uses a checkpoint of train (without --checkpoint: the best "
+                                   "committed trimap-input network, named on stderr). The folder is checked first; "
                                    "images that cannot be used are named on stderr and skipped, the "
                                    "others written; the exit status is then 2. Ends with the method's "
                                    "time per megapixel.")
@@ -477,10 +333,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="folder for <stem>.png alpha mattes")
     p.add_argument("--method", choices=list(_matte_methods()),
                    help="ddc-prior (default), closed-form, knn, or network (default when --checkpoint is given)")
-    p.add_argument("--checkpoint", help="checkpoint.pt written by train (--method network)")
+    p.add_argument("--checkpoint", help="checkpoint.pt written by train (--method network; default: the best "
+                   "committed trimap-input network of the real-image track)")
     p.add_argument("--device", default="cpu", help="where the network runs (--method network)")
+    p.add_argument("--tile-pixels", type=tile_pixels, default=DEFAULT_TILE_PIXELS, metavar="N",
+                   help=f"--method network: {tile_help}")
     add_debug(p)
     p.set_defaults(func=_cmd_matte)
+
+    p = sub.add_parser("trimap", help="trimaps (0 / 128 / 255 PNG) from your object masks or true alphas",
+                       description="A trimap <stem>.png for every mask of --masks (binarised at 0.5; an unknown band "
+                                   "along its boundary) or true alpha of --alphas (the study's label generator). "
+                                   "Unusable files are named on stderr and skipped; the exit status is then 2.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--masks", help="folder of object masks (white = object; grey or soft masks welcome)")
+    source.add_argument("--alphas", help="folder of true alpha mattes: trimaps drawn as the study draws its labels")
+    p.add_argument("--output", required=True, help="folder for <stem>.png trimaps (not the input folder)")
+    width, (low, high) = p.add_mutually_exclusive_group(), TrainConfig.trimap_width
+    width.add_argument("--band", type=int, metavar="PX", help=f"unknown band in px per side (masks: default "
+                       f"{DEFAULT_BAND}; alphas: a fixed width instead of one drawn in {low}-{high})")
+    width.add_argument("--band-fraction", type=float, metavar="F",
+                       help="masks: band per side = F x sqrt(foreground area in px), at least 1 px")
+    p.add_argument("--label", default="trimap", choices=LABELS, help="alphas: the label kind drawn (default trimap)")
+    p.add_argument("--seed", type=int, default=0, help="alphas: seed of the drawn widths (default 0)")
+    add_debug(p)
+    p.set_defaults(func=_cmd_trimap)
+
+    p = sub.add_parser("config", help="every training config key: its default, allowed values and meaning")
+    p.add_argument("--json", action="store_true", help="print the same as a JSON list")
+    add_debug(p)
+    p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("export", help="write a checkpoint's network as an ONNX model (needs onnx, onnxruntime)",
+                       description="Write a checkpoint's network as ONNX (dynamic height and width, padded inside "
+                                   "the graph), checked against PyTorch on a photo. predict --onnx FILE runs it.")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt written by train")
+    p.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
+    add_debug(p)
+    p.set_defaults(func=_cmd_export)
 
     # Listed for --help; main() hands "bench ..." to mattinglib.bench's own parser.
     sub.add_parser("bench", help="benchmarks: python -m mattinglib bench ddc (see bench --help)")
@@ -490,12 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _report(error: Exception) -> tuple[int, str]:
     """(exit status, one-line message) of an error that reached the command line."""
     if isinstance(error, CLIError):
-        return EXIT_BAD_INPUT, _one_line(str(error))
+        return EXIT_BAD_INPUT, one_line(str(error))
     if isinstance(error, OSError) and error.filename is not None and str(error).startswith("[Errno"):
         # Raised by Python itself (open, mkdir): "[Errno 2] No such file ...: 'x'" -> "x: No such file ..."
         text = f"{error.filename}: {error.strerror}"
     else:
-        text = _one_line(str(error))
+        text = one_line(str(error))
     if isinstance(error, (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                           PermissionError, FileExistsError)):
         return EXIT_BAD_INPUT, text

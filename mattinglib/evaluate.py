@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .metrics import grey_share, matting_metrics, soft_pixel_errors
+from .tiling import DEFAULT_TILE_PIXELS, run_tiled
 
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -44,31 +45,47 @@ class Evaluation:
 
 
 @torch.no_grad()
-def predict_alpha(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
-    """Alpha of one whole image from a network.
+def predict_alpha(model: torch.nn.Module | Callable, image: np.ndarray, trimap: np.ndarray | None = None,
+                  max_tile_pixels: int | None = DEFAULT_TILE_PIXELS) -> np.ndarray:
+    """Alpha of one whole image from a network, in overlapping tiles when the image is large.
 
     Parameters
     ----------
-    model : nn.Module
+    model : nn.Module, or a callable with ``in_channels`` and ``size_multiple`` attributes
         Maps (1, C, H, W) in [0, 1] to (1, 1, H, W) alpha; C = 3 (image) or 4 (image + trimap),
-        read from ``model.in_channels``.
+        read from ``model.in_channels`` (an ONNX Runtime session wrapped by
+        :func:`mattinglib.onnx_export.onnx_network` too).
     image : ndarray, shape (H, W, 3), float in [0, 1]
     trimap : ndarray, shape (H, W), values {0, 0.5, 1}; needed only by 4-channel models.
+    max_tile_pixels : int or None
+        An image of more pixels is predicted in overlapping tiles of at most this many,
+        blended without seams (:func:`mattinglib.tiling.run_tiled`), so that memory stays
+        bounded; one of at most this many goes through in one piece, as it always did (the
+        study's images, at most 0.6 megapixels, all do). None: always in one piece.
 
     Returns
     -------
     ndarray, shape (H, W), float32 in [0, 1]
     """
-    device = next(model.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
-    if getattr(model, "in_channels", 3) == 4:
-        if trimap is None:
-            raise ValueError("this model is trimap-conditioned (4 input channels): pass the trimap")
-        x = torch.cat([x, torch.from_numpy(trimap.astype(np.float32))[None, None]], 1)
-    was_training = model.training
-    model.eval()
-    alpha = model(x.to(device))[0, 0].float().cpu().numpy()
-    model.train(was_training)
+    is_module = isinstance(model, torch.nn.Module)
+    device = next(model.parameters()).device if is_module else torch.device("cpu")
+    channels = getattr(model, "in_channels", 3)
+    if channels == 4 and trimap is None:
+        raise ValueError("this model is trimap-conditioned (4 input channels): pass the trimap")
+    # One float32 (1, C, H, W) copy of the input, filled in place (no float64 or concatenated copies).
+    height, width = image.shape[:2]
+    x = torch.empty((1, 4 if channels == 4 else 3, height, width), dtype=torch.float32)
+    x[0, :3] = torch.from_numpy(np.asarray(image, dtype=np.float32).transpose(2, 0, 1))
+    if channels == 4:
+        x[0, 3] = torch.from_numpy(np.asarray(trimap, dtype=np.float32))
+    was_training = model.training if is_module else False
+    if is_module:
+        model.eval()
+    try:
+        alpha = run_tiled(model, x, max_tile_pixels, device=device)[0, 0].float().cpu().numpy()
+    finally:
+        if is_module:
+            model.train(was_training)
     return alpha
 
 

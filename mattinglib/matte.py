@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .losses import ddc_loss_from_neighbors, known_loss, select_neighbors
 from .losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
+from .tiling import DEFAULT_TILE_PIXELS
 
 #: The methods of :func:`matte_image` / ``python -m mattinglib matte --method``.
 METHODS = ("ddc-prior", "closed-form", "knn", "network")
@@ -126,7 +127,7 @@ def ddc_prior_alpha(image: np.ndarray, trimap: np.ndarray, weight: float = PRIOR
                     on_step: StepCallback | None = None) -> np.ndarray:
     """Alpha minimising ``L_known + weight * L_DDC`` for one image, optimised coarse to fine.
 
-    The objective is the paper's trimap-only loss (SPEC.md), with per-pixel alpha as the free
+    The objective is the paper's trimap-only loss (docs/method.md), with per-pixel alpha as the free
     variable instead of a network. With ``levels=1`` and ``final_lr=1`` this is exactly
     :func:`mattinglib.prior.optimise_alpha` (``loss="ddc"``, ``init="trimap"``). With more
     levels the image and trimap are first halved ``levels - 1`` times; each level starts from
@@ -205,13 +206,16 @@ def ddc_prior_alpha(image: np.ndarray, trimap: np.ndarray, weight: float = PRIOR
 
 def keep_known(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     """``alpha`` clipped to [0, 1], with the trimap's known pixels (0 or 1) at their value; float64."""
-    alpha = np.clip(np.asarray(alpha, dtype=np.float64), 0.0, 1.0)
-    return np.where(trimap == 0, 0.0, np.where(trimap == 1, 1.0, alpha))
+    alpha = np.array(alpha, dtype=np.float64)  # one new copy, changed in place (a 12 MP image's is 96 MB)
+    np.clip(alpha, 0.0, 1.0, out=alpha)
+    alpha[trimap == 0] = 0.0
+    alpha[trimap == 1] = 1.0
+    return alpha
 
 
 def matte_image(image: np.ndarray, trimap: np.ndarray, method: str = DEFAULT_METHOD,
                 model: torch.nn.Module | None = None, progress: bool = False, description: str = "ddc-prior",
-                **prior_options) -> np.ndarray:
+                max_tile_pixels: int | None = DEFAULT_TILE_PIXELS, **prior_options) -> np.ndarray:
     """Alpha for one image and its trimap, with no training.
 
     Parameters
@@ -226,6 +230,9 @@ def matte_image(image: np.ndarray, trimap: np.ndarray, method: str = DEFAULT_MET
     progress : bool
         For ``"ddc-prior"``: a progress bar over the optimisation steps (stderr), labelled
         ``description``.
+    max_tile_pixels : int or None
+        For ``"network"``: a larger image is predicted in overlapping tiles of at most this
+        many pixels (:func:`mattinglib.evaluate.predict_alpha`); None: in one piece.
     **prior_options
         For ``"ddc-prior"``: keyword arguments of :func:`ddc_prior_alpha` (weight, steps...).
 
@@ -238,8 +245,13 @@ def matte_image(image: np.ndarray, trimap: np.ndarray, method: str = DEFAULT_MET
     """
     if method not in METHODS:
         raise ValueError(f"unknown matting method {method!r}; choose one of {', '.join(METHODS)}")
-    image = np.asarray(image, dtype=np.float64)
-    trimap = np.asarray(trimap, dtype=np.float64)
+    # Float arrays are kept as they are (read_image's float32): a float64 copy of a 12 MP image is 288 MB,
+    # and each method converts to what it computes in (the network and ddc-prior float32, pymatting float64).
+    image, trimap = np.asarray(image), np.asarray(trimap)
+    if not np.issubdtype(image.dtype, np.floating):
+        image = image.astype(np.float64)
+    if not np.issubdtype(trimap.dtype, np.floating):
+        trimap = trimap.astype(np.float64)
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != trimap.shape:
         raise ValueError(f"image {image.shape} must be (H, W, 3) and trimap {trimap.shape} (H, W) of the same size")
     if prior_options and method != "ddc-prior":
@@ -258,16 +270,19 @@ def matte_image(image: np.ndarray, trimap: np.ndarray, method: str = DEFAULT_MET
 
         if model is None:
             raise ValueError("method 'network' needs the model: pass model=load_model(checkpoint)")
-        alpha = predict_alpha(model, image, trimap)
+        # The default is predict_alpha's own; only another limit is passed on.
+        tiles = {} if max_tile_pixels == DEFAULT_TILE_PIXELS else {"max_tile_pixels": max_tile_pixels}
+        alpha = predict_alpha(model, image, trimap, **tiles)
     else:
         from .baselines import baseline_predictor
 
-        alpha = baseline_predictor(method)(image, trimap)
+        alpha = baseline_predictor(method)(image, trimap)  # converts to float64 itself
     return keep_known(alpha, trimap)
 
 
 def matte_predictor(method: str = DEFAULT_METHOD, checkpoint: str | Path | None = None, device: str = "cpu",
-                    progress: bool = False) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+                    progress: bool = False, max_tile_pixels: int | None = DEFAULT_TILE_PIXELS
+                    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``predictor(image, trimap) -> alpha`` of :func:`matte_image` for ``method``, the network loaded once.
 
     Parameters
@@ -279,6 +294,8 @@ def matte_predictor(method: str = DEFAULT_METHOD, checkpoint: str | Path | None 
         Where the network runs.
     progress : bool
         Progress bars over ddc-prior's optimisation steps.
+    max_tile_pixels : int or None
+        For ``"network"``: the tile limit of :func:`matte_image`.
 
     Returns
     -------
@@ -297,14 +314,15 @@ def matte_predictor(method: str = DEFAULT_METHOD, checkpoint: str | Path | None 
         model = load_model(checkpoint, device)
 
     def predict(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        return matte_image(image, trimap, method, model=model, progress=progress)
+        return matte_image(image, trimap, method, model=model, progress=progress, max_tile_pixels=max_tile_pixels)
 
     return predict
 
 
 def matte_folder(images_dir: str | Path, trimaps_dir: str | Path, output_dir: str | Path,
                  method: str = DEFAULT_METHOD, checkpoint: str | Path | None = None, device: str = "cpu",
-                 on_skip: Callable | None = None, progress: bool = True):
+                 on_skip: Callable | None = None, progress: bool = True,
+                 max_tile_pixels: int | None = DEFAULT_TILE_PIXELS):
     """Write ``output_dir/<stem>.png`` (8-bit alpha) for every image of ``images_dir``, with no training.
 
     Parameters
@@ -327,6 +345,9 @@ def matte_folder(images_dir: str | Path, trimaps_dir: str | Path, output_dir: st
         together, before any image is processed.
     progress : bool
         Progress bars: over the images, and for ddc-prior over each image's steps (stderr).
+    max_tile_pixels : int or None
+        For ``"network"``: larger images are predicted in overlapping tiles of at most this
+        many pixels; None: in one piece.
 
     Returns
     -------
@@ -348,6 +369,6 @@ def matte_folder(images_dir: str | Path, trimaps_dir: str | Path, output_dir: st
     trimaps_dir = Path(trimaps_dir)
     if not trimaps_dir.is_dir():
         raise FileNotFoundError(f"{trimaps_dir}: no such trimap folder; give the folder of <stem>.png trimaps")
-    predict = matte_predictor(method, checkpoint, device, progress=progress)
+    predict = matte_predictor(method, checkpoint, device, progress=progress, max_tile_pixels=max_tile_pixels)
     return run_folder(images, output_dir, predict, trimaps_dir, on_skip=on_skip, progress=progress,
                       description=f"matte ({method})")

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .evaluate import predict_alpha
 from .io import IMAGE_EXTENSIONS, check_same_size, read_alpha, read_image, read_trimap, write_alpha_png
+from .tiling import DEFAULT_TILE_PIXELS
 from .train import load_model
 
 #: At most this many file names are listed in one message (the count is always given).
@@ -278,13 +279,15 @@ def run_folder(images: list[Path], output_dir: str | Path, alpha_of: AlphaFuncti
 
 def predict_folder(checkpoint: str | Path, input_dir: str | Path, output_dir: str | Path,
                    trimap_dir: str | Path | None = None, device: str = "cpu",
-                   on_skip: Callable[[InputProblem], None] | None = None, progress: bool = True) -> list[Path]:
+                   on_skip: Callable[[InputProblem], None] | None = None, progress: bool = True,
+                   max_tile_pixels: int | None = DEFAULT_TILE_PIXELS) -> list[Path]:
     """Write ``output_dir/<stem>.png`` (8-bit alpha) for every image in ``input_dir``.
 
     Parameters
     ----------
     checkpoint : path
-        ``checkpoint.pt`` written by :func:`mattinglib.train.train`.
+        ``checkpoint.pt`` written by :func:`mattinglib.train.train`, or an ONNX file written by
+        :func:`mattinglib.onnx_export.export_onnx` (``.onnx``: run with ONNX Runtime on the CPU).
     input_dir : path
         Folder of RGB images (see :func:`mattinglib.io.read_image` for grey / RGBA / 16-bit).
     trimap_dir : path, optional
@@ -295,6 +298,9 @@ def predict_folder(checkpoint: str | Path, input_dir: str | Path, output_dir: st
         skipped; without it the problems are raised.
     progress : bool
         Show a progress bar.
+    max_tile_pixels : int or None
+        Images of more pixels are predicted in overlapping tiles of at most this many
+        (:func:`mattinglib.evaluate.predict_alpha`); None: every image in one piece.
 
     Returns
     -------
@@ -309,17 +315,41 @@ def predict_folder(checkpoint: str | Path, input_dir: str | Path, output_dir: st
         No image in ``input_dir``, an unusable checkpoint, a trimap-conditioned model without
         ``trimap_dir``; without ``on_skip``, an unusable image (:class:`InputProblem`).
     """
+    return predict_folder_result(checkpoint, input_dir, output_dir, trimap_dir, device, on_skip, progress,
+                                 max_tile_pixels).written
+
+
+def load_predictor_model(checkpoint: str | Path, device: str = "cpu"):
+    """The network of ``checkpoint``: a ``.onnx`` file through ONNX Runtime, else :func:`load_model`."""
+    if Path(checkpoint).suffix.lower() == ".onnx":
+        from .onnx_export import onnx_network
+
+        if device != "cpu":
+            raise ValueError(f"{checkpoint}: an ONNX model runs on the CPU here; leave the device at cpu")
+        return onnx_network(checkpoint)
+    return load_model(checkpoint, device)
+
+
+def predict_folder_result(checkpoint: str | Path, input_dir: str | Path, output_dir: str | Path,
+                          trimap_dir: str | Path | None = None, device: str = "cpu",
+                          on_skip: Callable[[InputProblem], None] | None = None, progress: bool = True,
+                          max_tile_pixels: int | None = DEFAULT_TILE_PIXELS) -> FolderResult:
+    """:func:`predict_folder`, returning the whole :class:`FolderResult` (seconds and megapixels too)."""
     images = list_folder_images(input_dir, "input")
     if trimap_dir is not None:
         trimap_dir = Path(trimap_dir)
         if not trimap_dir.is_dir():
             raise FileNotFoundError(f"{trimap_dir}: no such trimap folder; give the folder of <stem>.png trimaps")
-    model = load_model(checkpoint, device)
+    model = load_predictor_model(checkpoint, device)
     if getattr(model, "in_channels", 3) == 4 and trimap_dir is None:
         raise ValueError(f"{checkpoint}: a trimap-conditioned model (4 input channels); pass a folder of "
                          "trimaps (CLI --trimaps FOLDER)")
-    return run_folder(images, output_dir, lambda image, trimap: predict_alpha(model, image, trimap), trimap_dir,
-                      on_skip=on_skip, progress=progress, description="predict").written
+
+    def alpha_of(image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        return predict_alpha(model, image, trimap, max_tile_pixels=max_tile_pixels)
+
+    return run_folder(images, output_dir, alpha_of, trimap_dir, on_skip=on_skip, progress=progress,
+                      description="predict")
 
 
 class UserScoringSet:

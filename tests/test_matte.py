@@ -262,8 +262,8 @@ def test_matte_cli_flags(tmp_path, capsys):
     assert status == 0 and "--method {ddc-prior,closed-form,knn,network}" in out
     save_scene(tmp_path / "images", tmp_path / "trimaps", "a")
     common = ["matte", "--images", tmp_path / "images", "--trimaps", tmp_path / "trimaps", "--output", tmp_path / "o"]
-    status, _, err = cli(capsys, *common, "--method", "network")
-    assert status == 2 and err.count("\n") == 1 and "--method network needs --checkpoint" in err
+    status, _, err = cli(capsys, *common, "--method", "network")  # no --checkpoint: the best committed network
+    assert status == 0 and "mattinglib: no --checkpoint: using results/60_real_trimap_input/checkpoints/" in err
     status, _, err = cli(capsys, *common, "--method", "knn", "--checkpoint", tmp_path / "x.pt")
     assert status == 2 and err.count("\n") == 1 and "--checkpoint is used by --method network only" in err
     status, _, err = cli(capsys, "matte", "--images", tmp_path / "nothing", "--trimaps", tmp_path / "trimaps",
