@@ -138,14 +138,17 @@ class OnnxNetwork:
     aligns its tiles to the latter).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, threads: int | None = None):
         ort = _require("onnxruntime")
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX file; write one with python -m mattinglib export "
                                     "--checkpoint PT --onnx FILE")
+        options = ort.SessionOptions()
+        if threads is not None:  # None: ONNX Runtime's own choice (every core)
+            options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own error types for a bad file
             raise ValueError(f"{path}: not a readable ONNX model ({error}); write one with python -m mattinglib "
                              "export") from error
@@ -162,6 +165,6 @@ class OnnxNetwork:
         return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
 
 
-def onnx_network(path: str | Path) -> OnnxNetwork:
-    """The ONNX model at ``path`` as a network (:class:`OnnxNetwork`)."""
-    return OnnxNetwork(path)
+def onnx_network(path: str | Path, threads: int | None = None) -> OnnxNetwork:
+    """The ONNX model at ``path`` as a network (:class:`OnnxNetwork`), with ``threads`` intra-op threads."""
+    return OnnxNetwork(path, threads)

@@ -63,6 +63,8 @@ def test_models_benchmark_reports_every_model(tmp_path, capsys):
     result = main(["models", "--models", "unet:8", "unet:12", "--steps", "1", "--crop", "48", "--batch", "2",
                    "--image", "40", "56", "--threads", "1", "--json", str(out)])
     assert [r["model"] for r in result["rows"]] == ["unet:8", "unet:12"]
-    assert all(r["train_steps_per_s"] > 0 and r["inference_s"] > 0 for r in result["rows"])
+    assert all(r["train_steps_per_s"] > 0 and r["inference_s"] > 0 and r["onnx_inference_s"] > 0
+               for r in result["rows"])
     assert json.loads(out.read_text()) == result
-    assert "train steps/s" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "train steps/s" in printed and "onnx s/MP" in printed and "onnx x torch" in printed

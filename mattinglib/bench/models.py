@@ -2,8 +2,10 @@
 
 Per model: its parameter count, training steps per second of the network alone and of whole
 known + DDC training steps with data (synthetic composites and neighbours, evaluation
-excluded), and the seconds of one inference, each with its ratio against the first model.
-Times are taken in this process with ``--threads`` torch threads.
+excluded), and the seconds of one inference, each with its ratio against the first model; then
+the inference time per megapixel in PyTorch and, for the same network exported to ONNX
+(:mod:`mattinglib.onnx_export`), in ONNX Runtime, with their ratio. Times are taken in this
+process with ``--threads`` torch threads (ONNX Runtime: as many intra-op threads).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ def add_models_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", type=int, nargs=2, default=[600, 800], metavar=("H", "W"),
                         help="inference image size (px)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime column")
     parser.add_argument("--json", help="also write the numbers here")
 
 
@@ -57,20 +60,51 @@ def run_models(args: argparse.Namespace) -> dict:
             train(cfg.replace(steps=3, out_dir=tmp))  # JIT and allocator warm-up
         with tempfile.TemporaryDirectory() as tmp:
             full_steps = train(cfg.replace(steps=args.steps + 2, out_dir=tmp)).steps_per_second
-        rows.append({"model": spec, "parameters": count_parameters(model), "network_steps_per_s": network_steps,
-                     "train_steps_per_s": full_steps, "inference_s": infer})
+        row = {"model": spec, "parameters": count_parameters(model), "network_steps_per_s": network_steps,
+               "train_steps_per_s": full_steps, "inference_s": infer}
+        if not args.no_onnx:
+            row["onnx_inference_s"] = _onnx_inference_seconds(model, cfg, image, args.threads)
+        rows.append(row)
     base = rows[0]
     print(f"threads {args.threads}, batch {args.batch}, crop {args.crop} px, known+DDC steps with data "
           f"(synthetic composites, neighbours, evaluation excluded); inference on {args.image[1]}x{args.image[0]}")
-    print(f"{'model':>15} {'params':>10} {'net steps/s':>12} {'train steps/s':>14} {'ratio':>7} "
+    print(f"{'model':>24} {'params':>10} {'net steps/s':>12} {'train steps/s':>14} {'ratio':>7} "
           f"{'infer (s)':>10} {'ratio':>7}")
     for r in rows:
-        print(f"{r['model']:>15} {r['parameters']:>10,} {r['network_steps_per_s']:>12.2f} "
+        print(f"{r['model']:>24} {r['parameters']:>10,} {r['network_steps_per_s']:>12.2f} "
               f"{r['train_steps_per_s']:>14.2f} {r['train_steps_per_s'] / base['train_steps_per_s']:>6.2f}x "
               f"{r['inference_s']:>10.3f} {r['inference_s'] / base['inference_s']:>6.2f}x")
+    megapixels = args.image[0] * args.image[1] / 1e6
+    if not args.no_onnx:
+        print(f"\ninference per megapixel, the same network in PyTorch and in ONNX Runtime ({args.threads} threads)")
+        print(f"{'model':>24} {'torch s/MP':>11} {'onnx s/MP':>10} {'onnx x torch':>13}")
+        for r in rows:
+            print(f"{r['model']:>24} {r['inference_s'] / megapixels:>11.3f} {r['onnx_inference_s'] / megapixels:>10.3f} "
+                  f"{r['inference_s'] / r['onnx_inference_s']:>12.2f}x")
     result = {"rows": rows}
     if args.json:
         from .record import write_report
 
         write_report(args.json, result, "models", args, indent=2)
     return result
+
+
+def _onnx_inference_seconds(model, config, image, threads: int) -> float:
+    """Seconds of one ONNX Runtime inference of ``model`` (exported through a temporary checkpoint) on ``image``."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from ..onnx_export import export_onnx, onnx_network
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(tmp) / "model.pt"
+        torch.save({"step": 0, "model": model.state_dict(), "config": config.to_dict()}, checkpoint)
+        export_onnx(checkpoint, Path(tmp) / "model.onnx")
+        network = onnx_network(Path(tmp) / "model.onnx", threads=threads)
+        network(image)  # warm-up
+        start = time.perf_counter()
+        network(image)
+        return time.perf_counter() - start
