@@ -12,7 +12,6 @@ import json
 import types
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .labels import ALPHA_LABELS
@@ -211,10 +210,6 @@ class TrainConfig:
         # JSON has no tuples: accept lists where the field is a tuple.
         fixed = {k: tuple(v) if isinstance(v, list) and _is_tuple_type(hints[k]) else v for k, v in values.items()}
         return cls(**fixed)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> "TrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -65,7 +65,3 @@ def torchrun_ranks() -> tuple[int, int, int | None]:
     local = os.environ.get("LOCAL_RANK")
     return int(os.environ["RANK"]), int(os.environ.get("WORLD_SIZE", "1")), None if local is None else int(local)
 
-
-def in_ci() -> bool:
-    """Whether we run under continuous integration (``$CI`` set and not empty)."""
-    return bool(os.environ.get("CI"))

@@ -35,7 +35,9 @@ def test_ddc_bench_tiny(tmp_path, capsys):
     assert agreement["grad_relative_difference"] <= 1e-5
     assert agreement["pixels_differing_from_previous"] == 0 and agreement["bit_identical_to_previous"]
     for row in saved["rows"]:
-        assert row["baseline"] > 0 and row["ours"] >= 0
+        # Times are always positive; a peak-memory increase of a few KiB at 24 px can read 0 MiB in a child
+        # process whose allocator reuses freed pages (seen once in ~5 full runs), so memory rows may be 0.
+        assert (row["baseline"] >= 0 if row["key"].endswith("_memory") else row["baseline"] > 0) and row["ours"] >= 0
         assert row["baseline_name"] == ("previous kernel" if row["key"] == "select_previous" else "release")
         assert (row["target"] is None) == (row["met"] is None)
     assert {side["side"] for side in saved["raw"]} == {"reference", "ours", "previous"}

@@ -85,31 +85,6 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def build_manifest(root: str | os.PathLike) -> dict[str, str]:
-    """Hash every file of an extracted copy (how ``alphamatting_sha256.json`` was made).
-
-    Parameters
-    ----------
-    root : str or PathLike
-        A folder with the layout of the module docstring.
-
-    Returns
-    -------
-    dict of str to str
-        POSIX path relative to ``root`` (e.g. ``"gt_training_lowres/GT01.png"``) to SHA-256,
-        sorted by path.
-    """
-    root = Path(root)
-    manifest = {}
-    for folder in FOLDERS:
-        for path in sorted((root / folder).rglob("*")):
-            if path.is_file():
-                manifest[path.relative_to(root).as_posix()] = sha256_of(path)
-    if not manifest:
-        raise ValueError(f"{root}: no files found; {LAYOUT_HELP}")
-    return dict(sorted(manifest.items()))
-
-
 def load_manifest() -> dict[str, str]:
     """The shipped per-file SHA-256 manifest: relative path to hash."""
     with open(MANIFEST_PATH) as stream:

@@ -156,12 +156,6 @@ class FolderMattingDataset(SeededDataset):
             wanted = set(names)
             self.names = [name for name in self.names if name in wanted]
 
-    @property
-    def has_alphas(self) -> bool:
-        """Whether the samples carry a true ``"alpha"`` (the folder has alphas): a held-out part
-        of a user's folder without them can be scored on its trimaps' known regions only."""
-        return self.alpha_paths is not None
-
     def __len__(self) -> int:
         return len(self.names)
 

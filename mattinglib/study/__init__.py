@@ -17,6 +17,11 @@ module                 what
 ``plotting``           figure helpers (style, image grids, reproducible PNG / PDF)
 ``figures``            the study's own figures
 ``prior_study``        DDC as a per-image matting prior (notebook 02)
+``statistics``         paired comparisons by seed and image, with intervals
+``tuning``             the validation search of every arm (one tuning grid)
+``regimes``            the fine-label arm at other regimes: how far the competence gate is
+``prose``              readings whose numbers are checked against the tables
+``gpu_check``          the short GPU version of the real-image track
 =====================  ==================================================================
 
 The library (``mattinglib`` outside this package) never imports from here.

@@ -49,12 +49,12 @@ from pathlib import Path
 
 from mattinglib.atomic import atomic_write_text
 
-from . import provenance
 from .claims import read_claims
 from .notebooks import (RUNNER_PARAMETERS, check_parameters, discover_notebooks, is_summary, notebook_title,
                         read_parameters)
 from .profiles import PROFILES
-from .provenance import REPO_ROOT, display_path, is_cached, package_versions, run_key, summary_inputs
+from .provenance import (REPO_ROOT, code_version, datasets_found, display_path, git_state, is_cached, package_versions,
+                         run_key, summary_inputs)
 from .readme import update_project_readme, write_results_readme
 
 #: Per-cell time limit (seconds) of a profile when ``timeout`` is not given: smoke runs must be
@@ -402,7 +402,7 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
         raise ValueError("\n".join(problems))
 
     settings = dict(profile=profile, overrides=overrides, results_dir=results_dir, timeout=timeout, force=force,
-                    code=provenance.code_version(), commit=provenance.git_state(REPO_ROOT, exclude=results_dir),
+                    code=code_version(), commit=git_state(REPO_ROOT, exclude=results_dir),
                     threads=max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None)
     results_dir.mkdir(parents=True, exist_ok=True)
     runs: dict[str, NotebookRun] = {}
@@ -448,7 +448,7 @@ def _plan(path: Path, runs: dict, *, profile: str, overrides: dict, results_dir:
     # The data root the notebook will look in: its DATA_ROOT (overridden or default), else
     # $MATTINGLIB_DATA.
     data_root = overrides.get("DATA_ROOT", read_parameters(path).get("DATA_ROOT"))
-    data = provenance.datasets_found(data_root if isinstance(data_root, str) else None)
+    data = datasets_found(data_root if isinstance(data_root, str) else None)
     key, key_parts = run_key(path, keyed, profile, code, inputs=inputs, data=data)
     final_dir = results_dir / path.stem
     recorded = {**keyed, "OUTPUT_DIR": display_path(final_dir)}

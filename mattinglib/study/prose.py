@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -106,7 +105,3 @@ def show_reading(text: str, *sources, where: str = "the reading", profile: str |
                          f"{', '.join(missing)}; rewrite it from the tables of this run")
     display(Markdown(text))
 
-
-def check_all(readings: Iterable[tuple[str, str]], *sources) -> dict[str, list[str]]:
-    """``{where: unmatched numbers}`` for several ``(where, text)`` readings against the same sources."""
-    return {where: missing for where, text in readings if (missing := unmatched_numbers(text, *sources))}
