@@ -78,7 +78,7 @@ def _evaluation_predictor(args):
         raise CLIError("give exactly one of --checkpoint, --baseline or --method; see python -m mattinglib "
                        "evaluate --help")
     if args.checkpoint:
-        from .train import load_model
+        from .checkpoints import load_model
 
         return load_model(args.checkpoint)
     from .baselines import baseline_predictor

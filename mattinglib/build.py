@@ -8,6 +8,7 @@ move with the training seed, so every run of a study is scored on the same image
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -15,9 +16,10 @@ import torch
 from .config import TrainConfig
 from .data import (AddNeighbors, AlphaMattingDataset, Compose, FolderMattingDataset, RandomCrop, RandomFlip,
                    RandomScale, RealForegroundCompositeDataset, SyntheticMattingDataset, load_photo_pool,
-                   split_photo_pool, split_scenes, split_scenes_three_ways)
-from .data.alphamatting import data_root
+                   photo_splits, split_pool)
+from .data.alphamatting import SUBFOLDER, data_root
 from .data.labelling import DegradeAlpha, MakeLabel
+from .data.splits import validation_seed
 from .environment import cache_dir, item_store_dir
 from .losses import MattingCriterion
 from .models import PRETRAINED_ENCODER_OF, build_model, load_encoder_checkpoint
@@ -34,9 +36,9 @@ LAYOUT_TEST_SPLITS = {"am2k": "validation", "p3m10k": "P3M-500-P"}
 #: Held-out fraction of photos (synthetic and real-foreground backgrounds) and of real scenes.
 TEST_FRACTION = 0.2
 #: Share of what the test split leaves (photos, scenes, files) held out for validation, and
-#: the seed of that draw.
+#: the seed of that draw (:func:`~mattinglib.data.splits.split_pool` draws it).
 VALIDATION_FRACTION = 0.25
-VALIDATION_SEED = TEST_SEED + 1
+VALIDATION_SEED = validation_seed(TEST_SEED)
 #: Seed of the composites (or drawn labels) of each held-out split: fixed, never a training seed's stream.
 HELD_OUT_SEEDS = {"test": TEST_SEED, "validation": VALIDATION_SEED}
 #: Seed of the draw of a user's held-out images (``holdout_fraction``): fixed, like every held-out set.
@@ -76,6 +78,18 @@ def build_datasets(config: TrainConfig):
     return _build_split(config, "train"), _build_split(config, "test")
 
 
+def build_held_out_set(config: TrainConfig, split: str = "test"):
+    """One held-out set of a run, without building its training set.
+
+    ``split`` "test" gives the second item of :func:`build_datasets` (None for a user's folder
+    with nothing held out), "validation" that of :func:`build_validation_set`: the same items,
+    for less work (no training scenes' foregrounds estimated, no training folder relabelled).
+    """
+    if split not in HELD_OUT_SEEDS:
+        raise ValueError(f"split must be one of {tuple(HELD_OUT_SEEDS)}; got {split!r}")
+    return _build_split(config, split)
+
+
 def build_validation_set(config: TrainConfig):
     """The validation split of a run's training data: where settings are chosen.
 
@@ -89,10 +103,15 @@ def build_validation_set(config: TrainConfig):
     return _build_split(config, "validation")
 
 
+def scene_splits(names: Sequence[str]) -> dict[str, list[str]]:
+    """``{"train", "validation", "test"}`` names of the alphamatting.com scenes ``names`` (all of
+    them, in their order): :func:`~mattinglib.data.splits.split_pool` with the held-out fractions
+    and seed, as every real-scene set of a run (scenes, real-foreground composites) splits them."""
+    return split_pool(names, TEST_FRACTION, VALIDATION_FRACTION, seed=TEST_SEED)
+
+
 def _photo_splits(config: TrainConfig) -> dict[str, list]:
-    train, test = split_photo_pool(load_photo_pool(config.photo_dirs), TEST_FRACTION, TEST_SEED)
-    train, validation = split_photo_pool(train, VALIDATION_FRACTION, VALIDATION_SEED)
-    return {"train": train, "validation": validation, "test": test}
+    return photo_splits(load_photo_pool(config.photo_dirs), TEST_FRACTION, VALIDATION_FRACTION, TEST_SEED)
 
 
 def _build_split(config: TrainConfig, split: str):
@@ -111,7 +130,7 @@ def _build_split(config: TrainConfig, split: str):
         return SyntheticMattingDataset(length=config.test_length, seed=HELD_OUT_SEEDS[split], **common,
                                        trimap_width=TEST_TRIMAP_WIDTH)
     if config.dataset == "realfg":
-        scenes = AlphaMattingDataset(_data_root(config) / "alphamatting-lowres")
+        scenes = AlphaMattingDataset(_data_root(config) / SUBFOLDER)
         backgrounds = [p.pixels for p in _photo_splits(config)[split]]
         common = dict(size=config.image_size, test=TEST_FRACTION, validation=VALIDATION_FRACTION,
                       split_seed=TEST_SEED, cache_dir=cache_dir(), split=split)
@@ -122,10 +141,8 @@ def _build_split(config: TrainConfig, split: str):
         return RealForegroundCompositeDataset(scenes, backgrounds, config.test_length,
                                               seed=HELD_OUT_SEEDS[split], **common)
     if config.dataset == "alphamatting":
-        root = _data_root(config) / "alphamatting-lowres"
-        names = AlphaMattingDataset(root).scene_names
-        parts = dict(zip(("train", "validation", "test"),
-                         split_scenes_three_ways(names, TEST_FRACTION, VALIDATION_FRACTION, seed=TEST_SEED)))
+        root = _data_root(config) / SUBFOLDER
+        parts = scene_splits(AlphaMattingDataset(root).scene_names)
         if training:
             # The real scenes come with their trimaps: those are the labels (no alpha is used).
             return AlphaMattingDataset(root, scenes=parts[split], seed=config.seed,
@@ -141,7 +158,8 @@ def _build_split(config: TrainConfig, split: str):
             return FolderMattingDataset(root, layout=config.folder_layout, split=LAYOUT_TEST_SPLITS[config.folder_layout])
         label = MakeLabel(config.label, config.trimap_width, config.mask_band)
         every = FolderMattingDataset(root, layout=config.folder_layout, split="train", trimap_fn=label.draw).names
-        parts = dict(zip(("train", "validation"), split_scenes(every, VALIDATION_FRACTION, seed=VALIDATION_SEED)))
+        # No test draw here (the test set is the official split): only the validation draw.
+        parts = split_pool(every, 0.0, VALIDATION_FRACTION, seed=TEST_SEED)
         if training:
             return FolderMattingDataset(root, layout=config.folder_layout, split="train", seed=config.seed,
                                         transform=train_transform(config, relabel=False), trimap_fn=label.draw,
@@ -189,7 +207,7 @@ def build_seen_scene_set(config: TrainConfig, split: str = "test", length: int |
         raise ValueError(f"seen-scene composites are of real foregrounds (dataset='realfg'); got {config.dataset!r}")
     if split not in SEEN_SCENE_SEEDS:
         raise ValueError(f"split must be one of {tuple(SEEN_SCENE_SEEDS)}; got {split!r}")
-    scenes = AlphaMattingDataset(_data_root(config) / "alphamatting-lowres")
+    scenes = AlphaMattingDataset(_data_root(config) / SUBFOLDER)
     backgrounds = [p.pixels for p in _photo_splits(config)[split]]
     return RealForegroundCompositeDataset(scenes, backgrounds, length or config.test_length,
                                           seed=SEEN_SCENE_SEEDS[split], size=config.image_size, split="train",
@@ -224,7 +242,8 @@ def own_folder_split(root: str | Path, holdout_fraction: float) -> tuple[list[st
                       f"(holdout_fraction={holdout_fraction}); training on all, nothing is scored: add images",
                       stacklevel=2)
         return None, []
-    return split_scenes(names, holdout_fraction, seed=HOLDOUT_SEED)
+    parts = split_pool(names, holdout_fraction, 0.0, seed=HOLDOUT_SEED)
+    return parts["train"], parts["test"]
 
 
 def build_model_for(config: TrainConfig) -> torch.nn.Module:
@@ -261,13 +280,13 @@ def build_criterion(config: TrainConfig) -> MattingCriterion:
 def build_eval_set(name: str, data_root: str | None = None, trimap: str = "Trimap1", checkpoint: str | None = None):
     """An evaluation set by name: "test" (the checkpoint's own held-out set) or "alphamatting"."""
     if name == "alphamatting":
-        root = Path(data_root) / "alphamatting-lowres" if data_root else None
+        root = Path(data_root) / SUBFOLDER if data_root else None
         return AlphaMattingDataset(root, trimap=trimap)
     if name == "test":
         if checkpoint is None:
             raise ValueError("the 'test' set is the held-out set of a run: pass its checkpoint")
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        test = build_datasets(TrainConfig.from_dict(state["config"]))[1]
+        test = build_held_out_set(TrainConfig.from_dict(state["config"]))
         if test is None:
             raise ValueError(f"the run of {checkpoint} has no held-out set (a user's folder trained with "
                              "holdout_fraction=0)")

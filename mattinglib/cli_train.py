@@ -84,7 +84,7 @@ def _check_init_checkpoint(cfg) -> None:
     import torch
 
     from .build import build_model_for
-    from .train import describe_model, weights_mismatch
+    from .checkpoints import describe_model, weights_mismatch
 
     path = Path(cfg.init_checkpoint)
     if not path.is_file():
@@ -142,7 +142,7 @@ def _check_train_inputs(cfg) -> None:
         if not root.is_dir():
             raise CLIError(f"{root}: no such data folder (data_root); give the folder that holds the data "
                            f"of dataset {cfg.dataset!r}")
-        if cfg.dataset == "folder" and cfg.folder_layout == "generic":
+        if cfg.own_folder:
             _check_training_folder(root)
     if cfg.init_checkpoint:
         _check_init_checkpoint(cfg)

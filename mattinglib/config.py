@@ -191,7 +191,7 @@ class TrainConfig:
             raise ValueError("colour_jitter applies to real-foreground composites (dataset='realfg') only")
         if not 0.0 <= self.holdout_fraction < 1.0:  # also rejects NaN
             raise ValueError(f"holdout_fraction must lie in [0, 1), got {self.holdout_fraction}")
-        if self.holdout_fraction and (self.dataset, self.folder_layout) != ("folder", "generic"):
+        if self.holdout_fraction and not self.own_folder:
             raise ValueError("holdout_fraction applies to a user's own folder (dataset='folder', "
                              f"folder_layout='generic') only, not dataset={self.dataset!r} "
                              f"folder_layout={self.folder_layout!r}: their held-out sets are fixed")
@@ -216,6 +216,13 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return self.from_dict(self.to_dict() | changes)
+
+    @property
+    def own_folder(self) -> bool:
+        """Whether the run trains on a user's own folder (``dataset="folder"``, layout ``"generic"``):
+        its held-out share is ``holdout_fraction`` of the images, scored on the trimaps' known
+        pixels (:func:`mattinglib.evaluate.score_own_images`) since it may have no alphas."""
+        return self.dataset == "folder" and self.folder_layout == "generic"
 
     def identity(self) -> dict[str, Any]:
         """The keys that decide a run's numbers (all but :data:`RUNTIME_KEYS`, and the

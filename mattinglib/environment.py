@@ -14,6 +14,10 @@ variable                   meaning
 ``WORLD_SIZE``,            the rank on this machine (multi-GPU training)
 ``LOCAL_RANK``
 ``CI``                     set by continuous integration: no progress bars
+``OMP_NUM_THREADS``,       thread counts of the numerical libraries, read only to key stored
+``MKL_NUM_THREADS``,       scores by them (:mod:`mattinglib.study.score_cache`: floating-point
+``OPENBLAS_NUM_THREADS``,  sums may differ with the thread count)
+``NUMBA_NUM_THREADS``
 =========================  =====================================================================
 
 Every other module asks these functions, so a variable is named, defaulted and documented
@@ -28,6 +32,8 @@ DATA_ENV = "MATTINGLIB_DATA"
 CACHE_ENV = "MATTINGLIB_CACHE"
 RUNS_ENV = "MATTINGLIB_RUNS"
 ITEM_STORE_ENV = "MATTINGLIB_ITEM_STORE"
+#: Variables that set the thread counts of OpenMP, MKL, OpenBLAS and numba.
+THREAD_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def data_root_from_env() -> Path | None:
@@ -56,6 +62,11 @@ def runs_dir_from_env() -> Path | None:
     """``$MATTINGLIB_RUNS`` as a path, or None when it is unset or empty."""
     value = os.environ.get(RUNS_ENV)
     return Path(value) if value else None
+
+
+def thread_variables() -> dict[str, str | None]:
+    """Each of :data:`THREAD_ENVS` as set (None where unset)."""
+    return {name: os.environ.get(name) for name in THREAD_ENVS}
 
 
 def torchrun_ranks() -> tuple[int, int, int | None]:

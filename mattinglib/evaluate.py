@@ -4,9 +4,14 @@ A *predictor* is anything that maps an image (and the test trimap) to alpha: a t
 network (:class:`torch.nn.Module`, image-only or trimap-conditioned) or a classical method
 from :mod:`mattinglib.baselines`. Both go through :func:`evaluate`, so every row of every table
 is scored by the same code.
+
+A user's own held-out images may have no true alpha: :func:`score_own_images` scores them on
+their trimaps' known pixels (:func:`known_region_error`), and with :func:`evaluate` when they
+have alphas; the training loop logs it for a run on a user's folder.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -15,6 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .labels.codec import decode_trimap
 from .metrics import grey_share, matting_metrics, soft_pixel_errors
 from .tiling import DEFAULT_TILE_PIXELS, run_tiled
 
@@ -116,11 +122,27 @@ def evaluate(predictor: torch.nn.Module | Predictor, dataset, protocol: Literal[
     classical method that returned the trimap) names the sample
     (:func:`mattinglib.baselines.for_image`).
     """
+    return evaluate_protocols(predictor, dataset, (protocol,), progress, description)[protocol]
+
+
+def evaluate_protocols(predictor: torch.nn.Module | Predictor, dataset, protocols: tuple[str, ...],
+                       progress: bool = False, description: str = "evaluate") -> dict[str, Evaluation]:
+    """:func:`evaluate` under each of ``protocols``, predicting each image once.
+
+    Returns
+    -------
+    dict of str to Evaluation
+        Protocol -> its scores, in the order given; each equal to ``evaluate(predictor,
+        dataset, protocol)`` (the same prediction, scored the same way).
+    """
     # Imported here: baselines imports pymatting, which scoring a network does not need otherwise.
     from .baselines import for_image
 
+    protocols = tuple(dict.fromkeys(protocols))
+    if not protocols:
+        raise ValueError("no protocol to score under: give at least one of 'whole', 'unknown'")
     predict = as_predictor(predictor)
-    rows = []
+    rows = {protocol: [] for protocol in protocols}
     for i in tqdm(range(len(dataset)), desc=description, disable=not progress, leave=False):
         sample = dataset[i]
         name = sample.get("name", str(i))
@@ -128,11 +150,12 @@ def evaluate(predictor: torch.nn.Module | Predictor, dataset, protocol: Literal[
         # A classical method that returns the trimap for want of known pixels says so, naming the image.
         with for_image(name):
             pred = np.clip(np.asarray(predict(image, trimap), dtype=np.float64), 0.0, 1.0)
-        row = {"name": name} | matting_metrics(pred, alpha, trimap, region=protocol)
-        if protocol == "whole":
-            row |= soft_pixel_errors(pred, alpha)
-        rows.append(row)
-    return Evaluation(protocol=protocol, per_image=pd.DataFrame(rows))
+        for protocol in protocols:
+            row = {"name": name} | matting_metrics(pred, alpha, trimap, region=protocol)
+            if protocol == "whole":
+                row |= soft_pixel_errors(pred, alpha)
+            rows[protocol].append(row)
+    return {protocol: Evaluation(protocol=protocol, per_image=pd.DataFrame(rows[protocol])) for protocol in protocols}
 
 
 def prediction_statistics(models: dict[str, torch.nn.Module], dataset, count: int = 10) -> pd.DataFrame:
@@ -163,3 +186,81 @@ def prediction_statistics(models: dict[str, torch.nn.Module], dataset, count: in
             "true_grey_share": float(np.mean([grey_share(alpha) for _, alpha, _ in samples])),
         })
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring a user's held-out images
+# ---------------------------------------------------------------------------------------------
+
+def known_region_error(pred: np.ndarray, trimap: np.ndarray) -> float:
+    """Mean absolute error of a prediction on the trimap's known pixels.
+
+    Parameters
+    ----------
+    pred : ndarray, shape (H, W)
+        Predicted alpha, clipped to [0, 1] here (as :func:`evaluate` does).
+    trimap : ndarray, shape (H, W)
+        {0, 0.5, 1} or 0 / 128 / 255 (:func:`~mattinglib.labels.decode_trimap`).
+
+    Returns
+    -------
+    float
+        ``mean |pred - trimap|`` over the pixels where the trimap is 0 or 1, in alpha units
+        (0: the known regions kept exactly; 0.5: a network that predicts grey everywhere).
+        NaN when the trimap has no known pixel.
+    """
+    pred = np.clip(np.asarray(pred, dtype=np.float64), 0.0, 1.0)
+    levels = decode_trimap(np.asarray(trimap))
+    if pred.shape != levels.shape:
+        raise ValueError(f"prediction shape {pred.shape} does not match trimap shape {levels.shape}")
+    known = levels != 0.5
+    if not known.any():
+        return float("nan")
+    return float(np.abs(pred - levels)[known].mean())
+
+
+def score_own_images(model: torch.nn.Module, dataset) -> dict[str, float]:
+    """Score a network on a user's held-out images.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A network of :func:`~mattinglib.build.build_model_for` (3 or 4 input channels).
+    dataset : sequence of sample dicts
+        Whole images with the user's trimaps (``build_held_out_set(config)``); with or without
+        ``"alpha"`` (all samples alike, as a folder's matching guarantees).
+
+    Returns
+    -------
+    dict of str to float
+        ``known_region_error``: the mean over images of :func:`known_region_error` (alpha
+        units; images without known pixels left out). When the samples have alphas, also the
+        mean whole-image metrics of :func:`evaluate` (``sad`` ...), of
+        the same predictions.
+    """
+    errors: list[float] = []
+
+    def predictor(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        # The prediction evaluate() scores is also the one the known-region error is taken of.
+        pred = predict_alpha(model, image, trimap)
+        errors.append(known_region_error(pred, trimap))
+        return pred
+
+    scores: dict[str, float] = {}
+    if len(dataset) and "alpha" in dataset[0]:
+        scores = {k: float(v) for k, v in evaluate(predictor, dataset, "whole").mean.items()}
+    else:
+        for index in range(len(dataset)):
+            sample = dataset[index]
+            image = np.asarray(sample["image"], dtype=np.float64).transpose(1, 2, 0)
+            predictor(image, np.asarray(sample["trimap"], dtype=np.float64)[0])
+    finite = [e for e in errors if not math.isnan(e)]
+    return {"known_region_error": float(np.mean(finite)) if finite else float("nan")} | scores
+
+
+def describe_own_scores(scores: dict[str, float]) -> str:
+    """The progress line's part for :func:`score_own_images`'s scores: says which it shows."""
+    line = f"held-out known-region error {scores['known_region_error']:.4f} (mean |alpha - trimap| on known px)"
+    if "sad" in scores:
+        return f"{line}  SAD {scores['sad']:.3f}  MSE {scores['mse']:.5f}"
+    return f"{line}; no alphas, so no SAD"

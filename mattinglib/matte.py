@@ -18,16 +18,14 @@ trimap is the user's statement about them, and only the unknown band is estimate
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .losses import ddc_loss_from_neighbors, known_loss, select_neighbors
-from .losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
+from .losses.neighbors import DEFAULT_TOPK
+from .prior import StepCallback, optimise_alpha
 from .tiling import DEFAULT_TILE_PIXELS
 
 #: The methods of :func:`matte_image` / ``python -m mattinglib matte --method``.
@@ -67,59 +65,6 @@ PRIOR_FINAL_LR = 1.0
 PRIOR_KERNEL_SIZE = 41
 PRIOR_TOPK = DEFAULT_TOPK  # the paper's k = 11 neighbours
 
-#: Known pixels start at these alpha values (not 0 / 1, whose logits are infinite), as
-#: :func:`mattinglib.prior.optimise_alpha` does.
-_INIT_CLAMP = (0.02, 0.98)
-
-StepCallback = Callable[[int, int, torch.Tensor], None]
-
-
-def _pyramid(x: torch.Tensor, t: torch.Tensor, levels: int,
-             kernel_size: int = DEFAULT_KERNEL_SIZE) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Image and trimap at up to ``levels`` scales, halving each time, coarsest first.
-
-    The image is area-averaged. A coarse trimap pixel is known only when every fine pixel it
-    averages has that known value; any mixture becomes unknown, so that no coarse level claims
-    more than the trimap says. Halving stops before a side would drop below the window
-    ``kernel_size``.
-    """
-    scales = [(x, t)]
-    for _ in range(levels - 1):
-        x_fine, t_fine = scales[-1]
-        height, width = x_fine.shape[-2:]
-        if min(height, width) < 2 * kernel_size:
-            break  # the window would cover the whole coarser image: nothing left to gain
-        size = (math.ceil(height / 2), math.ceil(width / 2))
-        x_coarse = F.interpolate(x_fine, size=size, mode="area")
-        mean = F.interpolate(t_fine, size=size, mode="area")
-        t_coarse = torch.full_like(mean, 0.5)
-        t_coarse[mean <= 1e-6] = 0.0
-        t_coarse[mean >= 1 - 1e-6] = 1.0
-        scales.append((x_coarse, t_coarse))
-    return scales[::-1]
-
-
-def _optimise_level(x: torch.Tensor, t: torch.Tensor, start: torch.Tensor, weight: float, steps: int, lr: float,
-                    final_lr: float, kernel_size: int, topk: int, on_step: Callable[[torch.Tensor], None]
-                    ) -> torch.Tensor:
-    """Adam on the logits of one level; returns the optimised logits (no gradient)."""
-    logits = torch.logit(start).requires_grad_(True)
-    neighbors = select_neighbors(x, kernel_size, topk)
-    optimiser = torch.optim.Adam([logits], lr=lr)
-    for step in range(steps):
-        if final_lr != 1.0:
-            # Cosine decay from lr to final_lr * lr: Adam's sign-like steps on a piecewise linear
-            # loss jitter by about lr; decaying it lets alpha settle.
-            progress = step / max(steps - 1, 1)
-            optimiser.param_groups[0]["lr"] = lr * (final_lr + (1 - final_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
-        alpha = torch.sigmoid(logits)
-        total = known_loss(alpha, t) + weight * ddc_loss_from_neighbors(alpha, neighbors)
-        optimiser.zero_grad()
-        total.backward()
-        optimiser.step()
-        on_step(logits.detach())
-    return logits.detach()
-
 
 def ddc_prior_alpha(image: np.ndarray, trimap: np.ndarray, weight: float = PRIOR_WEIGHT, steps: int = PRIOR_STEPS,
                     lr: float = PRIOR_LR, levels: int = PRIOR_LEVELS, coarse_steps: int = PRIOR_COARSE_STEPS,
@@ -128,12 +73,10 @@ def ddc_prior_alpha(image: np.ndarray, trimap: np.ndarray, weight: float = PRIOR
     """Alpha minimising ``L_known + weight * L_DDC`` for one image, optimised coarse to fine.
 
     The objective is the paper's trimap-only loss (docs/method.md), with per-pixel alpha as the free
-    variable instead of a network. With ``levels=1`` and ``final_lr=1`` this is exactly
-    :func:`mattinglib.prior.optimise_alpha` (``loss="ddc"``, ``init="trimap"``). With more
-    levels the image and trimap are first halved ``levels - 1`` times; each level starts from
-    the bilinear upsampling of the coarser level's alpha (known pixels restart from the
-    trimap), so alpha crosses a wide unknown band in a few coarse steps instead of hundreds
-    of full-size ones.
+    variable instead of a network: :func:`mattinglib.prior.optimise_alpha` (``loss="ddc"``,
+    ``init="trimap"``) with the defaults chosen for ``matte`` (``PRIOR_*``), on one torch thread.
+    With more than one level the image and trimap are first halved ``levels - 1`` times and
+    each level starts from the coarser level's alpha (:func:`~mattinglib.prior.optimise_alpha`).
 
     Parameters
     ----------
@@ -165,43 +108,16 @@ def ddc_prior_alpha(image: np.ndarray, trimap: np.ndarray, weight: float = PRIOR
         Deterministic on CPU for the same inputs. Runs on one torch thread (the previous count
         is restored afterwards).
     """
-    image = np.asarray(image)
-    trimap = np.asarray(trimap)
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != trimap.shape:
-        raise ValueError(f"image {image.shape} must be (H, W, 3) and trimap {trimap.shape} (H, W) of the same size")
-    if steps < 0 or coarse_steps < 0 or levels < 1:
-        raise ValueError(f"steps ({steps}) and coarse_steps ({coarse_steps}) must be >= 0 and levels ({levels}) >= 1")
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
-    t = torch.from_numpy(np.ascontiguousarray(trimap, dtype=np.float32))[None, None]
-    scales = _pyramid(x, t, levels, kernel_size)
-    budget = [coarse_steps] * (len(scales) - 1) + [steps]
-    total, done = sum(budget), 0
-
-    def report(logits: torch.Tensor) -> None:
-        nonlocal done
-        done += 1
-        if on_step is not None:
-            on_step(done, total, logits)
-
     # One torch thread: a step is a serial numba sweep plus elementwise work on one image, too
     # little to share; on our 2 loaded cores 2 threads took 4x as long (GT01: 112 s against 27 s).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        logits = None
-        for (x_level, t_level), n_steps in zip(scales, budget):
-            start = t_level.clamp(*_INIT_CLAMP)
-            if logits is not None:
-                coarse = torch.sigmoid(F.interpolate(logits, size=t_level.shape[-2:], mode="bilinear",
-                                                     align_corners=False))
-                unknown = t_level == 0.5
-                # A looser clamp than the known pixels': what the coarse level settled is kept.
-                start = torch.where(unknown, coarse.clamp(1e-3, 1 - 1e-3), start)
-            logits = _optimise_level(x_level, t_level, start, weight, n_steps, lr, final_lr, kernel_size, topk,
-                                     report)
+        return optimise_alpha(image, trimap, loss="ddc", weight=weight, kernel_size=kernel_size, topk=topk,
+                              steps=steps, lr=lr, init="trimap", levels=levels, coarse_steps=coarse_steps,
+                              final_lr=final_lr, on_step=on_step)
     finally:
         torch.set_num_threads(threads)
-    return torch.sigmoid(logits)[0, 0].double().numpy()
 
 
 def keep_known(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
@@ -225,7 +141,7 @@ def matte_image(image: np.ndarray, trimap: np.ndarray, method: str = DEFAULT_MET
     method : one of :data:`METHODS`
         See the module docstring.
     model : nn.Module, optional
-        The network of ``method="network"`` (:func:`mattinglib.train.load_model`); a
+        The network of ``method="network"`` (:func:`mattinglib.checkpoints.load_model`); a
         4-channel model is given the trimap.
     progress : bool
         For ``"ddc-prior"``: a progress bar over the optimisation steps (stderr), labelled
@@ -309,7 +225,7 @@ def matte_predictor(method: str = DEFAULT_METHOD, checkpoint: str | Path | None 
                          else f"{checkpoint}: a checkpoint is used by method 'network' only, not {method!r}")
     model = None
     if method == "network":
-        from .train import load_model
+        from .checkpoints import load_model
 
         model = load_model(checkpoint, device)
 

@@ -1,7 +1,7 @@
 """A trained network as an ONNX model, and ONNX Runtime as a way to run it.
 
 ``python -m mattinglib export --checkpoint F --onnx OUT`` writes the network of a checkpoint
-(:func:`mattinglib.train.load_model`) as ONNX (:func:`export_onnx`), with a dynamic batch,
+(:func:`mattinglib.checkpoints.load_model`) as ONNX (:func:`export_onnx`), with a dynamic batch,
 height and width, and checks it at once against the PyTorch network on a real photograph
 (``skimage.data.astronaut()``, cropped to 509 x 387 so that the padding is exercised).
 ``python -m mattinglib predict --onnx OUT`` runs it with ONNX Runtime on the CPU
@@ -89,7 +89,7 @@ def export_onnx(checkpoint: str | Path, target: str | Path, opset: int = OPSET) 
     onnx = _require("onnx")
     _require("onnxruntime")
     from .atomic import atomic_path
-    from .train import load_model
+    from .checkpoints import load_model
 
     model = load_model(checkpoint)
     in_channels, multiple = int(model.in_channels), int(getattr(model, "size_multiple", 1))

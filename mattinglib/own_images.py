@@ -1,4 +1,4 @@
-"""Training on a user's own photos and trimaps: the defaults, the held-out score, the time.
+"""Training on a user's own photos and trimaps: the defaults and the time it will take.
 
 A user with a folder ``DIR/images/``, ``DIR/trimaps/`` (and optionally ``DIR/alphas/``)
 trains with :func:`own_images_config`::
@@ -14,13 +14,12 @@ trains with :func:`own_images_config`::
 The defaults are the study's real-image regime at the ``cpu`` profile
 (:data:`mattinglib.study.profiles.REAL_BASES`), which trains on 2 cores in minutes; a fifth of
 the user's images is held out and scored every 100 steps. Without alphas the score is the
-*known-region error* (:func:`known_region_error`): the trimap's known pixels are the only
+*known-region error* (:func:`mattinglib.evaluate.known_region_error`): the trimap's known pixels are the only
 truth a user's folder has, and a network that does not even reproduce them is not learning.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -28,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import default_collate
 
 from .build import build_criterion, build_datasets, build_model_for
 from .config import TrainConfig
-from .evaluate import evaluate, predict_alpha
-from .labels.codec import decode_trimap
+from .evaluate import evaluate, score_own_images
+from .train import TrainStream, run_device, to_device, torch_state_restored, param_groups, train_step
 
 #: The own-images run for a user who will have a trimap for each photo at prediction time.
 #: Each value is the study's real-image track at the ``cpu`` profile (``REAL_BASES["cpu"]`` on
@@ -157,84 +157,6 @@ def _stored_threads(out_dir: Path) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Scoring a user's held-out images
-# ---------------------------------------------------------------------------------------------
-
-def known_region_error(pred: np.ndarray, trimap: np.ndarray) -> float:
-    """Mean absolute error of a prediction on the trimap's known pixels.
-
-    Parameters
-    ----------
-    pred : ndarray, shape (H, W)
-        Predicted alpha, clipped to [0, 1] here (as :func:`~mattinglib.evaluate.evaluate` does).
-    trimap : ndarray, shape (H, W)
-        {0, 0.5, 1} or 0 / 128 / 255 (:func:`~mattinglib.labels.decode_trimap`).
-
-    Returns
-    -------
-    float
-        ``mean |pred - trimap|`` over the pixels where the trimap is 0 or 1, in alpha units
-        (0: the known regions kept exactly; 0.5: a network that predicts grey everywhere).
-        NaN when the trimap has no known pixel.
-    """
-    pred = np.clip(np.asarray(pred, dtype=np.float64), 0.0, 1.0)
-    levels = decode_trimap(np.asarray(trimap))
-    if pred.shape != levels.shape:
-        raise ValueError(f"prediction shape {pred.shape} does not match trimap shape {levels.shape}")
-    known = levels != 0.5
-    if not known.any():
-        return float("nan")
-    return float(np.abs(pred - levels)[known].mean())
-
-
-def score_own_images(model: torch.nn.Module, dataset) -> dict[str, float]:
-    """Score a network on a user's held-out images.
-
-    Parameters
-    ----------
-    model : nn.Module
-        A network of :func:`~mattinglib.build.build_model_for` (3 or 4 input channels).
-    dataset : sequence of sample dicts
-        Whole images with the user's trimaps (``build_datasets(config)[1]``); with or without
-        ``"alpha"`` (all samples alike, as a folder's matching guarantees).
-
-    Returns
-    -------
-    dict of str to float
-        ``known_region_error``: the mean over images of :func:`known_region_error` (alpha
-        units; images without known pixels left out). When the samples have alphas, also the
-        mean whole-image metrics of :func:`~mattinglib.evaluate.evaluate` (``sad`` ...), of
-        the same predictions.
-    """
-    errors: list[float] = []
-
-    def predictor(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        # The prediction evaluate() scores is also the one the known-region error is taken of.
-        pred = predict_alpha(model, image, trimap)
-        errors.append(known_region_error(pred, trimap))
-        return pred
-
-    scores: dict[str, float] = {}
-    if len(dataset) and "alpha" in dataset[0]:
-        scores = {k: float(v) for k, v in evaluate(predictor, dataset, "whole").mean.items()}
-    else:
-        for index in range(len(dataset)):
-            sample = dataset[index]
-            image = np.asarray(sample["image"], dtype=np.float64).transpose(1, 2, 0)
-            predictor(image, np.asarray(sample["trimap"], dtype=np.float64)[0])
-    finite = [e for e in errors if not math.isnan(e)]
-    return {"known_region_error": float(np.mean(finite)) if finite else float("nan")} | scores
-
-
-def describe_own_scores(scores: dict[str, float]) -> str:
-    """The progress line's part for :func:`score_own_images`'s scores: says which it shows."""
-    line = f"held-out known-region error {scores['known_region_error']:.4f} (mean |alpha - trimap| on known px)"
-    if "sad" in scores:
-        return f"{line}  SAD {scores['sad']:.3f}  MSE {scores['mse']:.5f}"
-    return f"{line}; no alphas, so no SAD"
-
-
-# ---------------------------------------------------------------------------------------------
 # How long a run will take
 # ---------------------------------------------------------------------------------------------
 
@@ -278,17 +200,12 @@ def estimate_training_time(config: TrainConfig, probe_steps: int = 3) -> float:
         (not torchrun), the other held-out images as slow as the first, and neglects the
         checkpoints (a width-16 U-Net's are ~1 MB).
     """
-    # Imported here: train imports this module (its loop scores a user's held-out images).
-    from torch.utils.data import default_collate
-
-    from .train import TrainStream, _device, _to_device, _torch_state_restored, model_input, param_groups
-
     if isinstance(probe_steps, bool) or not isinstance(probe_steps, int) or probe_steps < 1:
         raise ValueError(f"probe_steps must be an int >= 1, got {probe_steps!r}")
-    with _torch_state_restored():
+    with torch_state_restored():
         torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        device = _device(config, 0)
+        device = run_device(config, 0)
         if device.type == "cpu":
             torch.use_deterministic_algorithms(True)
         train_set, test_set = build_datasets(config)
@@ -300,15 +217,8 @@ def estimate_training_time(config: TrainConfig, probe_steps: int = 3) -> float:
         for step in range(probe_steps + 1):
             start = time.perf_counter()
             first = step * config.batch_size
-            batch = _to_device(default_collate([stream[p] for p in range(first, first + config.batch_size)]), device)
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr_at(step) * group["lr_scale"]
-            losses = criterion(model(model_input(batch, config.in_channels)), batch)
-            optimizer.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            batch = to_device(default_collate([stream[p] for p in range(first, first + config.batch_size)]), device)
+            train_step(model, optimizer, criterion, batch, config, step)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if step:  # the first step pays for start-up (allocations, kernel choice)
@@ -318,7 +228,7 @@ def estimate_training_time(config: TrainConfig, probe_steps: int = 3) -> float:
             # The loop scores every eval_every steps and at the end.
             evaluations = config.steps // config.eval_every + (config.steps % config.eval_every != 0)
             start = time.perf_counter()
-            if (config.dataset, config.folder_layout) == ("folder", "generic"):
+            if config.own_folder:
                 score_own_images(model, _First(test_set))
             else:
                 evaluate(model, _First(test_set), "whole")
@@ -327,5 +237,4 @@ def estimate_training_time(config: TrainConfig, probe_steps: int = 3) -> float:
 
 
 __all__ = ["OWN_IMAGES_DEFAULTS", "IMAGE_ONLY_DEFAULTS", "BUSY_LOAD", "MAX_THREADS", "default_threads",
-           "own_images_config", "known_region_error", "score_own_images", "describe_own_scores",
-           "estimate_training_time"]
+           "own_images_config", "estimate_training_time"]

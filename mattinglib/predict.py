@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .evaluate import predict_alpha
 from .io import IMAGE_EXTENSIONS, check_same_size, read_alpha, read_image, read_trimap, write_alpha_png
 from .tiling import DEFAULT_TILE_PIXELS
-from .train import load_model
+from .checkpoints import load_model
 
 #: At most this many file names are listed in one message (the count is always given).
 LISTED_NAMES = 10

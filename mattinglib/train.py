@@ -3,7 +3,7 @@
 ``train(config)`` runs a whole experiment from a :class:`~mattinglib.config.TrainConfig`:
 builds the data, the model and the criterion, trains with AdamW (warm-up, step decay),
 evaluates on the held-out set every ``eval_every`` steps (a user's own folder: its held-out
-share, scored by :func:`mattinglib.own_images.score_own_images`), checkpoints atomically every
+share, scored by :func:`mattinglib.evaluate.score_own_images`), checkpoints atomically every
 ``checkpoint_every`` steps, and resumes from ``out_dir/checkpoint.pt`` when it exists.
 
 Determinism. The sample drawn at each step is a pure function of (seed, step): a fixed
@@ -35,15 +35,12 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_path, atomic_write_text
 from .build import build_criterion, build_datasets, build_model_for
+from .checkpoints import CHECKPOINT, checkpoint_step, export_model, load_model, save_checkpoint
 from .config import TrainConfig, identity_of
 from .environment import torchrun_ranks
-from .evaluate import evaluate
+from .evaluate import describe_own_scores, evaluate, score_own_images
 from .io import read_json_object
-from .own_images import describe_own_scores, score_own_images
 from .supervision import SUPERVISIONS
-
-CHECKPOINT = "checkpoint.pt"
-
 
 @dataclass
 class TrainResult:
@@ -126,7 +123,7 @@ def _distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def _device(config: TrainConfig, rank: int) -> torch.device:
+def run_device(config: TrainConfig, rank: int) -> torch.device:
     if config.device == "cuda":
         if not torch.cuda.is_available():
             raise RuntimeError("config.device is 'cuda' but no CUDA device is available")
@@ -161,7 +158,7 @@ def model_input(batch: dict, in_channels: int) -> torch.Tensor:
     return batch["image"]
 
 
-def _to_device(batch: dict, device: torch.device) -> dict:
+def to_device(batch: dict, device: torch.device) -> dict:
     out = {}
     for key, value in batch.items():
         if isinstance(value, torch.Tensor):
@@ -171,117 +168,6 @@ def _to_device(batch: dict, device: torch.device) -> dict:
         else:
             out[key] = value
     return out
-
-
-def _save_checkpoint(path: Path, model, optimizer, step: int, history: list, evaluations: list,
-                     config: TrainConfig) -> None:
-    state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "history": history, "evaluations": evaluations, "config": config.to_dict(),
-             "torch_rng": torch.get_rng_state()}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def checkpoint_step(checkpoint: str | Path) -> int | None:
-    """The step a checkpoint written by :func:`train` was saved at; None when there is none."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        return None
-    return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
-
-
-def describe_model(config: dict | None) -> str:
-    """``"unet (width 8, 3 input channels)"`` for a config dict; a placeholder without one."""
-    if not isinstance(config, dict):
-        return "a model of unknown kind"
-    width = config.get("model_width")
-    parts = ["default width" if width is None else f"width {width}", f"{config.get('in_channels', 3)} input channels"]
-    return f"{config.get('model', '?')} ({', '.join(parts)})"
-
-
-def weights_mismatch(model: torch.nn.Module, weights: dict) -> str:
-    """How a state dict differs from a model's ('' when it fits): counts and a first example."""
-    ours = model.state_dict()
-    if not isinstance(weights, dict):
-        return f"it holds a {type(weights).__name__}, not a state dict"
-    missing = [k for k in ours if k not in weights]
-    unexpected = [k for k in weights if k not in ours]
-    shapes = [k for k in ours if k in weights and hasattr(weights[k], "shape")
-              and tuple(weights[k].shape) != tuple(ours[k].shape)]
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} of the model's {len(ours)} weights missing (e.g. {missing[0]})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unknown entries (e.g. {unexpected[0]})")
-    if shapes:
-        k = shapes[0]
-        parts.append(f"{len(shapes)} weights of other shape (e.g. {k}: {tuple(weights[k].shape)} in the file, "
-                     f"{tuple(ours[k].shape)} in the model)")
-    return ", ".join(parts)
-
-
-def load_model(checkpoint: str | Path, device: str = "cpu") -> torch.nn.Module:
-    """The trained network stored in a checkpoint written by :func:`train` (eval mode)."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        what = "is a folder, not a checkpoint file" if path.is_dir() else "no such checkpoint file"
-        raise FileNotFoundError(f"{path}: {what}; give the checkpoint.pt that train wrote in its out_dir")
-    try:
-        state = torch.load(path, map_location=device, weights_only=False)
-    except Exception as error:  # torch raises pickle, zip and runtime errors alike for a bad file
-        raise ValueError(f"{path}: not a readable torch checkpoint ({error}); "
-                         "give the checkpoint.pt that train wrote in its out_dir") from error
-    if not isinstance(state, dict) or not {"config", "model"} <= set(state):
-        raise ValueError(f"{path}: not a mattinglib checkpoint (no 'config' and 'model' entries); give the "
-                         "checkpoint.pt that train wrote (a released ViT file is a backbone_checkpoint for train)")
-    # The stored weights replace any initialisation: do not reload the run's init checkpoints.
-    try:
-        config = TrainConfig.from_dict(state["config"]).replace(init_checkpoint=None, backbone_checkpoint=None)
-    except (KeyError, TypeError, ValueError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        raise ValueError(f"{path}: its stored config is not valid for this version of mattinglib ({message}); "
-                         "use the version that wrote it, or retrain") from error
-    model = build_model_for(config)
-    # A half-precision export (export_model(..., precision="float16")) computes in float32.
-    weights = state["model"]
-    if isinstance(weights, dict):
-        weights = {k: v.float() if isinstance(v, torch.Tensor) and v.dtype == torch.float16 else v
-                   for k, v in weights.items()}
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:
-        raise ValueError(f"{path}: its weights do not fit {describe_model(state['config'])}, the model of its own "
-                         f"config: {weights_mismatch(model, state['model'])}; the file was altered or written "
-                         "by another version: retrain") from error
-    return model.to(device).eval()
-
-
-#: Precisions :func:`export_model` writes weights in.
-EXPORT_PRECISIONS = ("float32", "float16")
-
-
-def export_model(checkpoint: str | Path, target: str | Path, precision: str = "float32") -> Path:
-    """Write a run's trained network alone (weights, config, step), for others to use.
-
-    A training checkpoint also holds the optimiser's state, the history and the RNG state (to
-    resume); the exported file keeps what :func:`load_model` needs, about a third of the size.
-    ``precision="float16"`` stores the learned weights in half precision (half the size again;
-    BatchNorm statistics stay float32): :func:`load_model` turns them back into float32 and
-    the network computes in float32, so predictions differ from the float32 file's only by
-    the weights' rounding (relative 2**-11). Written atomically; returns ``target``.
-    """
-    if precision not in EXPORT_PRECISIONS:
-        raise ValueError(f"precision must be one of {EXPORT_PRECISIONS}; got {precision!r}")
-    load_model(checkpoint)  # the same checks (and messages) as any use of the file
-    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=False)
-    weights = state["model"]
-    if precision == "float16":
-        learned = {name for name, _ in load_model(checkpoint).named_parameters()}
-        weights = {k: v.half() if k in learned and v.dtype == torch.float32 else v for k, v in weights.items()}
-    with atomic_path(target) as tmp:
-        exported = {"step": state["step"], "model": weights, "config": state["config"]}
-        torch.save(exported | ({"precision": precision} if precision != "float32" else {}), tmp)
-    return Path(target)
 
 
 #: The files a run writes in its out_dir (atomic writes leave ``.<stem>.*<suffix>`` temporaries).
@@ -348,11 +234,74 @@ def discard_run(out_dir: str | Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------
+# One step
+# ---------------------------------------------------------------------------------------------
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, criterion, batch: dict,
+               cfg: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+    """Take optimisation step ``step`` of the run ``cfg`` on ``batch``; the one step of the project.
+
+    The training loop, the own-images time estimate and the training-step benchmark all call
+    this, so what they run and time is the same thing: the learning rate of the schedule
+    (:meth:`~mattinglib.config.TrainConfig.lr_at`, times each parameter group's ``lr_scale``),
+    the forward pass, the criterion with the propagation term's (DDC, or DC) scheduled weight
+    (:meth:`~mattinglib.config.TrainConfig.ddc_weight_at`), the backward pass, gradient
+    clipping when ``cfg.grad_clip > 0``, and the optimiser's step.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network called on the input (in a multi-process run, its DistributedDataParallel
+        wrapper); the gradient is clipped over its (the wrapped module's) parameters.
+    optimizer : torch.optim.Optimizer
+        With an ``lr_scale`` in every parameter group (:func:`param_groups`).
+    criterion : callable
+        ``criterion(pred, batch, weights=None) -> dict`` of named scalar losses with ``"total"``,
+        and a ``weights`` dict (:class:`mattinglib.losses.MattingCriterion`; the benchmark
+        passes the public release's loss in the same form).
+    batch : dict
+        A collated batch on the model's device: ``image`` (B, 3, H, W) in [0, 1], ``trimap``
+        (B, 1, H, W) and what the criterion reads.
+    cfg : TrainConfig
+    step : int, >= 0
+        The step's index in the run (0-based), for the schedules.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        The criterion's named losses for this batch (before the update).
+
+    Raises
+    ------
+    TrainingDiverged
+        The total loss is NaN or infinite; nothing is updated.
+    """
+    lr = cfg.lr_at(step)
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["lr_scale"]
+    pred = model(model_input(batch, cfg.in_channels))
+    weights = None  # the criterion's own, except a scheduled propagation weight
+    propagation = SUPERVISIONS[cfg.supervision].propagation
+    if propagation:
+        weights = criterion.weights | {propagation: cfg.ddc_weight_at(step)}
+    losses = criterion(pred, batch, weights=weights)
+    if not torch.isfinite(losses["total"]):
+        raise TrainingDiverged(f"loss is not finite at step {step}: {({k: v.item() for k, v in losses.items()})}")
+    optimizer.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    if cfg.grad_clip > 0:
+        wrapped = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+        torch.nn.utils.clip_grad_norm_(wrapped.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return losses
+
+
+# ---------------------------------------------------------------------------------------------
 # The loop
 # ---------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def _torch_state_restored():
+def torch_state_restored():
     """Give back torch's thread count, global RNG state and deterministic mode on exit.
 
     ``train`` sets all three for its run; a notebook or test that calls it must find them
@@ -376,13 +325,13 @@ def train(config: TrainConfig | dict) -> TrainResult:
     restored when it returns (or fails).
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    with _torch_state_restored():
+    with torch_state_restored():
         return _train(cfg)
 
 
 def _train(cfg: TrainConfig) -> TrainResult:
     rank, world = _distributed()
-    device = _device(cfg, rank)
+    device = run_device(cfg, rank)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     if device.type == "cpu":
@@ -394,14 +343,10 @@ def _train(cfg: TrainConfig) -> TrainResult:
         atomic_write_text(out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
 
     train_set, test_set = build_datasets(cfg)
-    # The held-out share of a user's own folder is scored by its own measure; every other
-    # dataset's held-out set by evaluate() as before.
-    own_folder = (cfg.dataset, cfg.folder_layout) == ("folder", "generic")
     model = build_model_for(cfg).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=(0.9, 0.999))
     criterion = build_criterion(cfg)
-    # The propagation term (DDC, or DC for the ablation) is the one whose weight may follow a schedule.
-    propagation = SUPERVISIONS[cfg.supervision].propagation
+    propagation = SUPERVISIONS[cfg.supervision].propagation  # its weight is logged
 
     start_step, history, evaluations = 0, [], []
     if ckpt_path.exists():
@@ -421,26 +366,13 @@ def _train(cfg: TrainConfig) -> TrainResult:
     model.train()
     step_seconds, step_start = [], time.perf_counter()
     for step, batch in zip(range(start_step, cfg.steps), loader):
-        lr = cfg.lr_at(step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_scale"]
-        batch = _to_device(batch, device)
-        pred = ddp_model(model_input(batch, cfg.in_channels))
-        weights = None  # the criterion's own, except a scheduled propagation weight
-        if propagation:
-            weights = criterion.weights | {propagation: cfg.ddc_weight_at(step)}
-        losses = criterion(pred, batch, weights=weights)
-        if not torch.isfinite(losses["total"]):
-            values = {k: v.item() for k, v in losses.items()}
+        batch = to_device(batch, device)
+        try:
+            losses = train_step(ddp_model, optimizer, criterion, batch, cfg, step)
+        except TrainingDiverged as error:
             kept = (f"the last checkpoint {ckpt_path} (step {last_checkpoint}) is kept" if last_checkpoint is not None
                     else "no checkpoint was written yet")
-            raise TrainingDiverged(f"loss is not finite at step {step}: {values}; stopped, {kept}. "
-                                   "Lower lr or the DDC weight, or use a warm-up.")
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+            raise TrainingDiverged(f"{error}; stopped, {kept}. Lower lr or the DDC weight, or use a warm-up.") from None
 
         done = step + 1
         bookkeeping = rank == 0 and (done % cfg.eval_every == 0 or done % cfg.checkpoint_every == 0
@@ -448,9 +380,9 @@ def _train(cfg: TrainConfig) -> TrainResult:
         if not bookkeeping and step > start_step:  # the first step pays for start-up
             step_seconds.append(time.perf_counter() - step_start)
         if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {"step": done, "lr": lr}
+            row = {"step": done, "lr": cfg.lr_at(step)}
             if propagation:
-                row[f"{propagation}_weight"] = weights[propagation]
+                row[f"{propagation}_weight"] = cfg.ddc_weight_at(step)
             row |= {name: value.item() for name, value in losses.items()}
             history.append(row)
             progress.set_postfix(loss=f"{row['total']:.4f}")
@@ -459,7 +391,7 @@ def _train(cfg: TrainConfig) -> TrainResult:
         # the validation split never computes a test score before its settings are chosen.
         if rank == 0 and test_set is not None and cfg.eval_every <= cfg.steps and (
                 done % cfg.eval_every == 0 or done == cfg.steps):
-            if own_folder:
+            if cfg.own_folder:
                 # A user's held-out images: scored on their trimaps' known regions (they may
                 # have no alphas), plus the alpha metrics when they do.
                 scores = score_own_images(model, test_set)
@@ -472,7 +404,7 @@ def _train(cfg: TrainConfig) -> TrainResult:
                                f"test SAD {scores['sad']:.3f}  MSE {scores['mse']:.5f}  soft-alpha "
                                f"{scores['alpha_soft']:.2f}/{scores['alpha_soft_true']:.2f}")
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            _save_checkpoint(ckpt_path, model, optimizer, done, history, evaluations, cfg)
+            save_checkpoint(ckpt_path, model, optimizer, done, history, evaluations, cfg)
             last_checkpoint = done
             with atomic_path(out_dir / "history.csv") as tmp:
                 pd.DataFrame(history).to_csv(tmp, index=False)
@@ -488,5 +420,8 @@ def _train(cfg: TrainConfig) -> TrainResult:
     return TrainResult(cfg, model, pd.DataFrame(history), pd.DataFrame(evaluations), out_dir, speed)
 
 
-__all__ = ["TrainResult", "TrainingDiverged", "RunFolderTaken", "train", "load_model", "discard_run",
-           "checkpoint_step", "param_groups", "model_input", "TrainStream", "StepPositions"]
+# load_model, export_model, checkpoint_step and CHECKPOINT live in mattinglib.checkpoints; they are
+# named here too because a run's user reaches for them beside train.
+__all__ = ["TrainResult", "TrainingDiverged", "RunFolderTaken", "train", "train_step", "discard_run", "param_groups",
+           "model_input", "TrainStream", "StepPositions", "CHECKPOINT", "load_model", "export_model",
+           "checkpoint_step"]

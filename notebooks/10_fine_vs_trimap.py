@@ -49,14 +49,14 @@ import pandas as pd
 from mattinglib.study.claims import write_claims
 from mattinglib.evaluate import prediction_statistics
 from mattinglib.study.evalsets import describe_validation_set, evaluation_sets, runs_root
-from mattinglib.study.figures import plot_setting_bars, prediction_rows
-from mattinglib.study.findings import claim_better, claim_within, gate_for, select
+from mattinglib.study.figures import prediction_rows, save_sad_bars
 from mattinglib.study.grid import run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.prose import show_reading
-from mattinglib.study.tables import mean_spread, write_table
-from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
+from mattinglib.study.tables import mean_spread, write_score_tables, write_table
+from mattinglib.study.tuning import CORE_ARMS, describe_choice, describe_search, tune
+from mattinglib.study.verdicts import beats, claims_frame, comes_within, gated_claims
 from mattinglib.train import load_model
 
 use_style()
@@ -69,10 +69,7 @@ DATA_ROOT = None       # folder holding alphamatting-lowres/ (default: $MATTINGL
 DOWNLOAD = False       # fetch the alphamatting.com scenes when they are absent
 SEEDS = [0, 1, 2]
 JOBS = 2               # runs trained at once (one thread each on 2 cores)
-LR_FACTORS = [0.5, 1.0, 2.0]        # learning rates tried for every arm, x the profile's lr
-DDC_WEIGHTS = [0.3, 1.0, 3.0, 10.0]  # lambda tried for known + DDC, scaled DDC and DC
-LAPLACIAN_WEIGHTS = [0.0, 0.1, 1.0]  # Laplacian weight tried for fine labels (L1's is 1; the recipe's is 1)
-PAPER_WEIGHT = 10.0                  # the paper's lambda, scored on test with the chosen lr (one seed)
+PAPER_WEIGHT = 10.0    # the paper's lambda, scored on test with the chosen lr (one seed)
 MAX_SCENES = None      # held-out real photos scored (None: all of them)
 CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone_checkpoint": "dino_vits16.pth"}
 
@@ -82,28 +79,29 @@ seeds = profile_seeds(PROFILE, SEEDS)
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
-# CORE_ARMS are shared with notebooks 20-40, which rerun this search from the same runs; scaled DDC is this
-# notebook's alone.
+# CORE_ARMS are shared with notebooks 20-40, which rerun this search from the same runs: the search is
+# mattinglib.study.tuning's (LR_FACTORS, KNOBS), not a parameter here, so that they cannot choose from another one.
+# Scaled DDC is this notebook's alone.
 ARMS = CORE_ARMS | {"known+scaled-ddc": {"supervision": "known+scaled-ddc"}}
-KNOBS = {"fine": {"laplacian_weight": LAPLACIAN_WEIGHTS}, "known+ddc": {"ddc_weight": DDC_WEIGHTS},
-         "known+scaled-ddc": {"ddc_weight": DDC_WEIGHTS}, "known+dc": {"ddc_weight": DDC_WEIGHTS}}
 eval_sets = evaluation_sets(base, DATA_ROOT, DOWNLOAD, max_scenes=2 if PROFILE == "smoke" else MAX_SCENES)
 print(f"{base.steps} steps of batch {base.batch_size}, {base.crop_size} px crops, "
       f"model {base.model} (width {base.model_width}), profile lr {base.lr:g}; seeds {seeds}")
+print("searched:", describe_search(base, ARMS))
 own_set = next(iter(eval_sets))  # the profile's own held-out set: synthetic composites, or AM-2K validation
 print({name: len(dataset) for name, dataset in eval_sets.items()})
 
 # %% [markdown]
 # ## Tuning on the validation split
 #
-# Every arm, every setting of its search, one seed; whole-image SAD on the validation composites (their photographs
-# are used by no training and no test composite). `chosen` marks each arm's validation-best setting, `recipe` the
+# Every arm, every setting of its search (`LR_FACTORS` and `KNOBS` of `mattinglib.study.tuning`, printed above: the
+# search notebooks 20-40 rerun from the same runs), one seed; whole-image SAD on the validation composites (their
+# photographs are used by no training and no test composite). `chosen` marks each arm's validation-best setting, `recipe` the
 # profile's untuned values.
 
 # %%
 validation_note = describe_validation_set(base)
 print(validation_note)
-tuning = tune(base, ARMS, runs, jobs=JOBS, lr_factors=LR_FACTORS, knobs=KNOBS)
+tuning = tune(base, ARMS, runs, jobs=JOBS)
 write_table(tuning.table.drop(columns="run_dir"), out / "tuning",
             caption=f"Every setting tried, one seed, scored on the validation split ({validation_note}); "
                     "whole-image SAD in thousands. chosen: the arm's validation-best; recipe: the profile's values.")
@@ -129,13 +127,12 @@ for arm in ("fine", "known+ddc"):
         VARIANTS[f"{arm} (recipe)"] = tuning.recipe[arm]
 grid = run_grid(base, VARIANTS, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
 scores = grid.runs
-write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
-summary = mean_spread(scores, by=["eval_set", "protocol", "variant"],
-                      metrics=["sad", "mse", "grad", "conn", "sad_fg", "sad_bg", "sad_soft"])
-write_table(summary, out / "summary",
-            caption=f"Mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, each arm at its validation-best setting). "
-                    "SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands; whole = AM-2K protocol, unknown = alphamatting.com protocol; "
-                    "sad_fg / sad_bg / sad_soft: whole-image SAD on the trimap's FG, BG and the truly soft pixels.")
+summary = write_score_tables(
+    scores, out, metrics=["sad", "mse", "grad", "conn", "sad_fg", "sad_bg", "sad_soft"],
+    caption=f"Mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, each arm at its validation-best setting). "
+            "SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands; whole = AM-2K "
+            "protocol, unknown = alphamatting.com protocol; "
+            "sad_fg / sad_bg / sad_soft: whole-image SAD on the trimap's FG, BG and the truly soft pixels.")
 summary[summary["protocol"] == "whole"]
 
 # %% [markdown]
@@ -145,18 +142,14 @@ summary[summary["protocol"] == "whole"]
 # trimap is the classical matte a working network should come near. They enter every claim's competence gate.
 
 # %%
-baselines = score_baselines(eval_sets)
+baselines = score_baselines(eval_sets, runs_root=runs)
 write_table(baselines.runs, out / "baselines",
             caption="Trimap as alpha and closed-form matting given the test trimap, mean over each set's images.")
 per_image = pd.concat([grid.images, baselines.images], ignore_index=True)
 baselines.runs[["eval_set", "protocol", "variant", "sad", "mse", "grad"]]
 
 # %%
-whole = scores[scores["protocol"] == "whole"]
-for set_name in eval_sets:
-    fig = plot_setting_bars(whole[whole["eval_set"] == set_name], "sad", by="variant",
-                            title=f"whole-image SAD, {set_name} ({len(seeds)} seeds)")
-    save_figure(fig, out / f"sad_{set_name.replace(' ', '_')}")
+save_sad_bars(scores, eval_sets, out, title=f"whole-image SAD, {{eval_set}} ({len(seeds)} seeds)");
 
 # %% [markdown]
 # ## The paper's weight
@@ -217,32 +210,24 @@ predicted
 # %%
 claims = []
 for set_name in eval_sets:
-    real = set_name != own_set
-    in_set = select(per_image, eval_set=set_name, protocol="whole")
-    common = dict(eval_set=set_name, profile=PROFILE)
-    claims.append(claim_within(
-        in_set, "known+ddc", "fine", gate=gate_for(per_image, "fine", set_name, real=real), **common,
-        claim=f"Trimap-only training (known + DDC) comes within 15 % of fine labels ({set_name}, whole-image SAD)"))
-    claims.append(claim_better(
-        in_set, "known+ddc", "known", gate=gate_for(per_image, "known", set_name, real=real), **common,
-        claim=f"Trimap-only training (known + DDC) beats the known loss alone ({set_name}, whole-image SAD)"))
-own = select(per_image, eval_set=own_set, protocol="whole")
-claims.append(claim_better(
-    own, "known+ddc", "known+dc", gate=gate_for(per_image, "known+dc", own_set, real=False),
-    eval_set=own_set, profile=PROFILE,
-    claim=f"The directional loss (DDC) beats the undirected one (DC) ({own_set}, whole-image SAD)"))
-claims.append(claim_better(
-    own, "known+scaled-ddc", "known+ddc", gate=gate_for(per_image, "known+ddc", own_set, real=False),
-    eval_set=own_set, profile=PROFILE,
-    claim=f"Scaled DDC (our extension) beats DDC ({own_set}, whole-image SAD)"))
+    claims += gated_claims(per_image, set_name, [
+        comes_within("known+ddc", "fine", f"Trimap-only training (known + DDC) comes within 15 % of fine labels "
+                                          f"({set_name}, whole-image SAD)"),
+        beats("known+ddc", "known", f"Trimap-only training (known + DDC) beats the known loss alone "
+                                    f"({set_name}, whole-image SAD)")],
+        real=set_name != own_set, profile=PROFILE)
+claims += gated_claims(per_image, own_set, [
+    beats("known+ddc", "known+dc", f"The directional loss (DDC) beats the undirected one (DC) ({own_set}, whole-image SAD)"),
+    beats("known+scaled-ddc", "known+ddc", f"Scaled DDC (our extension) beats DDC ({own_set}, whole-image SAD)")],
+    real=False, profile=PROFILE)
 if tuning.chosen["known+ddc"].get("ddc_weight") != PAPER_WEIGHT:
-    claims.append(claim_within(
-        sweep_grid.images, paper_name, "fine", gate=gate_for(per_image, "fine", own_set, real=False),
-        eval_set=own_set, profile=PROFILE,
-        claim=f"With the paper's weight lambda = {PAPER_WEIGHT:g}, trimap-only training comes within 15 % of fine labels "
-              f"({own_set}, whole-image SAD)"))
+    # Paired on the paper's-weight grid (own set, seed 0), gated on the main grid's fine-label arm.
+    claims += gated_claims(per_image, own_set, [
+        comes_within(paper_name, "fine", f"With the paper's weight lambda = {PAPER_WEIGHT:g}, trimap-only training "
+                                         f"comes within 15 % of fine labels ({own_set}, whole-image SAD)")],
+        real=False, profile=PROFILE, paired_on=sweep_grid.images)
 write_claims(out, claims)
-pd.DataFrame(claims)[["claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images"]]
+claims_frame(claims)
 
 # %% [markdown]
 # ## Reading the numbers

@@ -93,7 +93,7 @@ scores = grid.runs
 # The competence gates' control and baselines: known-only (notebook 10's runs), trimap as alpha, closed-form.
 control = run_grid(profile_base, {"known": tuning.chosen["known"]}, seeds, runs, eval_sets=eval_sets, jobs=JOBS,
                    per_image=True)
-baselines = score_baselines(eval_sets)
+baselines = score_baselines(eval_sets, runs_root=runs)
 per_image = pd.concat([grid.images, control.images, baselines.images], ignore_index=True)
 configs = {**{name: (w, w) for name, w in zip(window_variants, WINDOWS)},
            **{name: (DEFAULT_WINDOW, k) for name, k in zip(topk_variants, TOPKS)}}

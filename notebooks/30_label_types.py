@@ -41,14 +41,14 @@ import pandas as pd
 from mattinglib.study.claims import write_claims
 from mattinglib.evaluate import prediction_statistics
 from mattinglib.study.evalsets import describe_training_labels, describe_validation_set, evaluation_sets, runs_root
-from mattinglib.study.figures import plot_setting_bars
-from mattinglib.study.findings import claim_better, claim_within, gate_for, select
+from mattinglib.study.figures import save_sad_bars
 from mattinglib.study.grid import run_grid, runs_of_seed, score_baselines
-from mattinglib.study.plotting import save_figure, use_style
+from mattinglib.study.plotting import use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.prose import show_reading
-from mattinglib.study.tables import mean_spread, write_table
+from mattinglib.study.tables import write_score_tables, write_table
 from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
+from mattinglib.study.verdicts import beats, claims_frame, comes_within, gated_claims
 from mattinglib.train import load_model
 
 use_style()
@@ -124,21 +124,16 @@ choice
 # %%
 grid = run_grid(base, variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
 scores = grid.runs
-baselines = score_baselines(eval_sets)  # trimap as alpha and closed-form: the competence gates' floor and bar
+baselines = score_baselines(eval_sets, runs_root=runs)  # trimap as alpha and closed-form: the competence gates' floor and bar
 per_image = pd.concat([grid.images, baselines.images], ignore_index=True)
-write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
-summary = mean_spread(scores, by=["eval_set", "protocol", "variant"], metrics=["sad", "mse", "grad", "conn", "sad_soft"])
-write_table(summary, out / "summary",
-            caption=f"Mean ± std over {len(seeds)} seed(s), {PROFILE} profile; known + DDC from each label, fine labels "
-                    "as the reference. SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands.")
+summary = write_score_tables(
+    scores, out, metrics=["sad", "mse", "grad", "conn", "sad_soft"],
+    caption=f"Mean ± std over {len(seeds)} seed(s), {PROFILE} profile; known + DDC from each label, fine labels "
+            "as the reference. SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands.")
 summary[summary["protocol"] == "whole"]
 
 # %%
-whole = scores[scores["protocol"] == "whole"]
-for set_name in eval_sets:
-    fig = plot_setting_bars(whole[whole["eval_set"] == set_name], "sad", by="variant",
-                            title=f"whole-image SAD by training label, {set_name}")
-    save_figure(fig, out / f"sad_{set_name.replace(' ', '_')}")
+save_sad_bars(scores, eval_sets, out, title="whole-image SAD by training label, {eval_set}");
 
 # %% [markdown]
 # ## What the networks predict
@@ -161,21 +156,16 @@ predicted
 # (whole-image SAD, held-out composites, paired by seed and image, each behind its reference's competence gate)?
 
 # %%
-claims = []
-for set_name in [own_set]:  # the other sets cannot tell settings apart at the cpu scale (notebook 10)
-    in_set = select(per_image, eval_set=set_name, protocol="whole")
-    fine_gate = gate_for(per_image, "fine labels", set_name, real=False)
-    known_gate = gate_for(per_image, "known", set_name, real=False)
-    for label in LABELS:
-        common = dict(eval_set=set_name, profile=PROFILE)
-        claims.append(claim_within(
-            in_set, label, "fine labels", gate=fine_gate, **common,
-            claim=f"Known + DDC from a {label} label comes within 15 % of fine labels ({set_name}, whole-image SAD)"))
-        claims.append(claim_better(
-            in_set, label, "known", gate=known_gate, **common,
-            claim=f"Known + DDC from a {label} label beats known-only training ({set_name}, whole-image SAD)"))
+# Only the profile's own set: the other sets cannot tell settings apart at the cpu scale (notebook 10).
+comparisons = []
+for label in LABELS:
+    comparisons += [
+        comes_within(label, "fine labels",
+                     f"Known + DDC from a {label} label comes within 15 % of fine labels ({own_set}, whole-image SAD)"),
+        beats(label, "known", f"Known + DDC from a {label} label beats known-only training ({own_set}, whole-image SAD)")]
+claims = gated_claims(per_image, own_set, comparisons, real=False, profile=PROFILE)
 write_claims(out, claims)
-pd.DataFrame(claims)[["claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images"]]
+claims_frame(claims)
 
 # %% [markdown]
 # ## Reading the numbers

@@ -41,15 +41,15 @@ import pandas as pd
 from mattinglib.study.claims import write_claims
 from mattinglib.evaluate import sample_arrays
 from mattinglib.study.evalsets import describe_validation_set, evaluation_sets, runs_root
-from mattinglib.study.figures import disagreement_rows, plot_setting_bars
-from mattinglib.study.findings import claim_better, gate_for, select
+from mattinglib.study.figures import disagreement_rows, save_sad_bars
 from mattinglib.study.grid import run_grid, score_baselines
 from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
 from mattinglib.labels import degrade_alpha
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import base_config, profile_seeds
 from mattinglib.study.prose import show_reading
-from mattinglib.study.tables import mean_spread, write_table
+from mattinglib.study.tables import write_score_tables, write_table
+from mattinglib.study.verdicts import beats, claims_frame, gated_claims
 from mattinglib.train import load_model
 
 use_style()
@@ -124,21 +124,16 @@ choice
 # %%
 grid = run_grid(base, variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
 scores = grid.runs
-baselines = score_baselines(eval_sets)  # trimap as alpha and closed-form: the competence gates' floor and bar
+baselines = score_baselines(eval_sets, runs_root=runs)  # trimap as alpha and closed-form: the competence gates' floor and bar
 per_image = pd.concat([grid.images, baselines.images], ignore_index=True)
-write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
-summary = mean_spread(scores, by=["eval_set", "protocol", "variant"], metrics=["sad", "mse", "grad", "conn", "sad_soft"])
-write_table(summary, out / "summary",
-            caption=f"Scored against the exact alpha; mean ± std over {len(seeds)} seed(s), {PROFILE} profile. "
-                    "SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands.")
+summary = write_score_tables(
+    scores, out, metrics=["sad", "mse", "grad", "conn", "sad_soft"],
+    caption=f"Scored against the exact alpha; mean ± std over {len(seeds)} seed(s), {PROFILE} profile. "
+            "SAD / Conn in thousands, whole-image Grad in tens, unknown-region Grad in thousands.")
 summary[summary["protocol"] == "whole"]
 
 # %%
-whole = scores[scores["protocol"] == "whole"]
-for set_name in eval_sets:
-    fig = plot_setting_bars(whole[whole["eval_set"] == set_name], "sad", by="variant",
-                            title=f"whole-image SAD against the exact alpha, {set_name}")
-    save_figure(fig, out / f"sad_{set_name.replace(' ', '_')}")
+save_sad_bars(scores, eval_sets, out, title="whole-image SAD against the exact alpha, {eval_set}");
 
 # %% [markdown]
 # ## Real photos: where the trimap-only network and the provided truth disagree
@@ -167,17 +162,13 @@ else:
 # trimap-as-alpha and the known-only control.
 
 # %%
-claims = []
-for set_name in [own_set]:  # the other sets cannot tell supervisions apart at the cpu scale (notebook 10)
-    in_set = select(per_image, eval_set=set_name, protocol="whole")
-    for kind in ALPHA_LABELS:
-        reference = f"fine, {kind} alpha"
-        claims.append(claim_better(
-            in_set, TRIMAP_ONLY, reference, gate=gate_for(per_image, reference, set_name, real=False),
-            eval_set=set_name, profile=PROFILE,
-            claim=f"Trimap-only training beats fine labels made with a {kind} alpha ({set_name}, whole-image SAD)"))
+# Only the profile's own set: the other sets cannot tell supervisions apart at the cpu scale (notebook 10).
+claims = gated_claims(per_image, own_set, [
+    beats(TRIMAP_ONLY, f"fine, {kind} alpha",
+          f"Trimap-only training beats fine labels made with a {kind} alpha ({own_set}, whole-image SAD)")
+    for kind in ALPHA_LABELS], real=False, profile=PROFILE)
 write_claims(out, claims)
-pd.DataFrame(claims)[["claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images"]]
+claims_frame(claims)
 
 # %% [markdown]
 # ## Reading the numbers

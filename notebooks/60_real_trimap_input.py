@@ -50,14 +50,15 @@ from mattinglib.evaluate import predict_alpha, sample_arrays
 from mattinglib.matte import matte_predictor
 from mattinglib.study.claims import write_claims
 from mattinglib.study.evalsets import real_scene_sets, runs_root
-from mattinglib.study.figures import detail_rows, plot_setting_bars
-from mattinglib.study.findings import CLASSICAL_FACTOR, claim_better, claim_within, gate_for, select
+from mattinglib.study.figures import detail_rows, save_sad_bars
+from mattinglib.study.findings import CLASSICAL_FACTOR, select
 from mattinglib.study.grid import export_checkpoints, run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import profile_seeds, real_track_config
 from mattinglib.study.regimes import describe_regimes, regime_search
-from mattinglib.study.tables import mean_spread, write_table
+from mattinglib.study.tables import write_score_tables, write_table
 from mattinglib.study.tuning import TUNING_SEED, describe_choice, tune
+from mattinglib.study.verdicts import beats, claims_frame, comes_within, gate_table, gated_claims
 from mattinglib.train import load_model
 
 use_style()
@@ -149,26 +150,19 @@ if HAVE_SCENES:
     grid = run_grid(base, tuning.chosen, seeds, runs, eval_sets=test_sets, jobs=JOBS, per_image=True,
                     protocols=("unknown", "whole"))
     scores = grid.runs
-    write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
-    baselines = score_baselines(test_sets, methods=classical, protocols=("unknown", "whole"))
+    baselines = score_baselines(test_sets, methods=classical, protocols=("unknown", "whole"), runs_root=runs)
     write_table(baselines.runs, out / "classical",
                 caption="Classical matting given the same trimap, and DDC optimised per image (no network), "
                         "mean over the held-out scenes.")
     per_image = pd.concat([grid.images, baselines.images], ignore_index=True)
     write_table(per_image, out / "scores_per_image")
-    summary = mean_spread(pd.concat([scores, baselines.runs], ignore_index=True),
-                          by=["eval_set", "protocol", "variant"], metrics=["sad", "mse", "grad", "conn"])
-    write_table(summary, out / "summary",
-                caption=f"Held-out scenes, mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, each arm at its "
-                        "validation-best setting); classical methods deterministic. SAD / Conn in thousands; "
-                        "unknown = alphamatting.com protocol.")
-    unknown = scores[scores["protocol"] == "unknown"]
-    for set_name in test_sets:
-        rows = pd.concat([unknown[unknown["eval_set"] == set_name],
-                          baselines.runs[(baselines.runs["eval_set"] == set_name)
-                                         & (baselines.runs["protocol"] == "unknown")]], ignore_index=True)
-        fig = plot_setting_bars(rows, "sad", by="variant", title=f"unknown-region SAD, {set_name}")
-        save_figure(fig, out / f"sad_{set_name.replace(' ', '_').replace(',', '')}")
+    summary = write_score_tables(
+        scores, out, metrics=["sad", "mse", "grad", "conn"], classical=baselines.runs,
+        caption=f"Held-out scenes, mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, each arm at its "
+                "validation-best setting); classical methods deterministic. SAD / Conn in thousands; "
+                "unknown = alphamatting.com protocol.")
+    save_sad_bars(scores, test_sets, out, title="unknown-region SAD, {eval_set}", protocols=("unknown",),
+                  classical=baselines.runs)
     display(summary[summary["protocol"] == "unknown"])
 
 # %% [markdown]
@@ -230,31 +224,23 @@ if HAVE_SCENES:
 
 # %%
 if HAVE_SCENES:
-    claims = []
+    claims_of = {}  # held-out set -> its claims
     for set_name in test_sets:
-        in_set = select(per_image, eval_set=set_name, protocol="unknown")
-        common = dict(eval_set=set_name, profile=PROFILE, protocol="unknown")
-        fine_gate = gate_for(per_image, "fine", set_name, real=True, protocol="unknown")
-        claims.append(claim_within(
-            in_set, "known+ddc", "fine", gate=fine_gate, **common,
-            claim=f"Trimap-only training (known + DDC) comes within 15 % of fine labels, trimap as input ({set_name})"))
-        claims.append(claim_better(
-            in_set, "known+ddc", "known", gate=gate_for(per_image, "known", set_name, real=True, protocol="unknown"),
-            **common, claim=f"Known + DDC beats the known loss alone, trimap as input ({set_name})"))
-        claims.append(claim_better(
-            in_set, "known+ddc", "known+dc",
-            gate=gate_for(per_image, "known+dc", set_name, real=True, protocol="unknown"), **common,
-            claim=f"The directional loss (DDC) beats the undirected one (DC), trimap as input ({set_name})"))
-        claims.append(claim_better(
-            in_set, "known+scaled-ddc", "known+ddc",
-            gate=gate_for(per_image, "known+ddc", set_name, real=True, protocol="unknown"), **common,
-            claim=f"Scaled DDC (our extension) beats DDC, trimap as input ({set_name})"))
+        claims_of[set_name] = gated_claims(per_image, set_name, [
+            comes_within("known+ddc", "fine", "Trimap-only training (known + DDC) comes within 15 % of fine labels, "
+                                              f"trimap as input ({set_name})"),
+            beats("known+ddc", "known", f"Known + DDC beats the known loss alone, trimap as input ({set_name})"),
+            beats("known+ddc", "known+dc",
+                  f"The directional loss (DDC) beats the undirected one (DC), trimap as input ({set_name})"),
+            beats("known+scaled-ddc", "known+ddc",
+                  f"Scaled DDC (our extension) beats DDC, trimap as input ({set_name})")],
+            real=True, protocol="unknown", profile=PROFILE)
+    claims = [claim for set_claims in claims_of.values() for claim in set_claims]
     write_claims(out, claims)
-    gate_rows = pd.DataFrame([{"eval_set": c["eval_set"], "reference": c["reference"], "passed": c["gate"]["passed"],
-                               **c["gate"]["numbers"]} for c in claims]).drop_duplicates(["eval_set", "reference"])
-    write_table(gate_rows, out / "gates", caption="The competence gate of each claim's reference arm (unknown-region "
-                                                   "SAD on the held-out scenes).")
-    display(pd.DataFrame(claims)[["claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images"]])
+    write_table(gate_table(claims_of, "eval_set"), out / "gates",
+                caption="The competence gate of each claim's reference arm (unknown-region SAD on the held-out "
+                        "scenes).")
+    display(claims_frame(claims))
 
 # %% [markdown]
 # ## Checkpoints to try

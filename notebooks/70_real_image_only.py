@@ -44,14 +44,15 @@ from mattinglib.evaluate import predict_alpha, sample_arrays
 from mattinglib.matte import matte_predictor
 from mattinglib.study.claims import write_claims
 from mattinglib.study.evalsets import real_scene_sets, runs_root
-from mattinglib.study.figures import plot_setting_bars
-from mattinglib.study.findings import CLASSICAL_FACTOR, claim_better, claim_within, gate_for, select
+from mattinglib.study.figures import save_sad_bars
+from mattinglib.study.findings import CLASSICAL_FACTOR
 from mattinglib.study.grid import export_checkpoints, run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
 from mattinglib.study.profiles import profile_seeds, real_track_config
 from mattinglib.study.regimes import describe_regimes, regime_search
-from mattinglib.study.tables import mean_spread, write_table
+from mattinglib.study.tables import write_score_tables, write_table
 from mattinglib.study.tuning import TUNING_SEED, describe_choice, tune
+from mattinglib.study.verdicts import beats, claims_frame, comes_within, gate_table, gated_claims
 from mattinglib.train import load_model
 
 use_style()
@@ -166,27 +167,22 @@ if HAVE_SCENES:
     grid = run_grid(base, tuning.chosen, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True,
                     protocols=("whole", "unknown"))
     scores = grid.runs
-    write_table(scores.drop(columns="run_dir"), out / "scores_per_run")
     fast = {name: method for name, method in classical.items() if method in ("trimap", "closed-form")}
-    on_seen = score_baselines(seen, methods=classical, protocols=("whole", "unknown"))
-    on_scenes = score_baselines(scene_sets, methods=fast, protocols=("whole", "unknown"))
+    on_seen = score_baselines(seen, methods=classical, protocols=("whole", "unknown"), runs_root=runs)
+    on_scenes = score_baselines(scene_sets, methods=fast, protocols=("whole", "unknown"), runs_root=runs)
     baseline_runs = pd.concat([on_seen.runs, on_scenes.runs], ignore_index=True)
     write_table(baseline_runs, out / "classical",
                 caption="Classical matting given the trimap the networks do not see, and DDC optimised per image "
                         "(no network), mean over each set.")
     per_image = pd.concat([grid.images, on_seen.images, on_scenes.images], ignore_index=True)
     write_table(per_image, out / "scores_per_image")
-    summary = mean_spread(pd.concat([scores, baseline_runs], ignore_index=True),
-                          by=["eval_set", "protocol", "variant"], metrics=["sad", "mse", "grad", "conn"])
-    write_table(summary, out / "summary",
-                caption=f"Mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, each arm at its validation-best "
-                        "setting); classical methods deterministic. SAD / Conn in thousands; unknown = the "
-                        "alphamatting.com protocol, whole = every pixel.")
-    for protocol in ("whole", "unknown"):
-        rows = pd.concat([select(scores, eval_set=next(iter(seen)), protocol=protocol),
-                          select(baseline_runs, eval_set=next(iter(seen)), protocol=protocol)], ignore_index=True)
-        fig = plot_setting_bars(rows, "sad", by="variant", title=f"{protocol} SAD, {next(iter(seen))}")
-        save_figure(fig, out / f"sad_seen_{protocol}")
+    summary = write_score_tables(
+        scores, out, metrics=["sad", "mse", "grad", "conn"], classical=baseline_runs,
+        caption=f"Mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, each arm at its validation-best "
+                "setting); classical methods deterministic. SAD / Conn in thousands; unknown = the "
+                "alphamatting.com protocol, whole = every pixel.")
+    save_sad_bars(scores, seen, out, title="{protocol} SAD, {eval_set}", protocols=("whole", "unknown"),
+                  classical=baseline_runs, name="sad_seen_{protocol}")
     display(summary)
 
 # %% [markdown]
@@ -221,26 +217,18 @@ if HAVE_SCENES:
 if HAVE_SCENES:
     claims_of = {}  # protocol -> its claims
     for protocol in ("whole", "unknown"):
-        in_set = select(per_image, eval_set=seen_name, protocol=protocol)
-        common = dict(eval_set=seen_name, profile=PROFILE, protocol=protocol)
-        gates = {reference: gate_for(per_image, reference, seen_name, real=True, protocol=protocol)
-                 for reference in ("fine", "known", "known+ddc")}
-        claims_of[protocol] = [
-            claim_within(in_set, "known+ddc", "fine", gate=gates["fine"], **common,
-                         claim=f"Trimap-only training (known + DDC) comes within 15 % of fine labels, image only "
-                               f"({protocol})"),
-            claim_better(in_set, "known+ddc", "known", gate=gates["known"], **common,
-                         claim=f"Known + DDC beats the known loss alone, image only ({protocol})"),
-            claim_better(in_set, "known+scaled-ddc", "known+ddc", gate=gates["known+ddc"], **common,
-                         claim=f"Scaled DDC (our extension) beats DDC, image only ({protocol})")]
+        claims_of[protocol] = gated_claims(per_image, seen_name, [
+            comes_within("known+ddc", "fine", "Trimap-only training (known + DDC) comes within 15 % of fine labels, "
+                                              f"image only ({protocol})"),
+            beats("known+ddc", "known", f"Known + DDC beats the known loss alone, image only ({protocol})"),
+            beats("known+scaled-ddc", "known+ddc", f"Scaled DDC (our extension) beats DDC, image only ({protocol})")],
+            real=True, protocol=protocol, profile=PROFILE)
     claims = [claim for protocol_claims in claims_of.values() for claim in protocol_claims]
     write_claims(out, claims)
-    gate_rows = pd.DataFrame([{"protocol": protocol, "reference": c["reference"], "passed": c["gate"]["passed"],
-                               **c["gate"]["numbers"]} for protocol, protocol_claims in claims_of.items()
-                              for c in protocol_claims]).drop_duplicates(["protocol", "reference"])
-    write_table(gate_rows, out / "gates", caption="The competence gate of each claim's reference arm (on the test "
-                                                   "composites; the closed-form bar is unknown-region SAD).")
-    display(pd.DataFrame(claims)[["claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images"]])
+    write_table(gate_table(claims_of, "protocol"), out / "gates",
+                caption="The competence gate of each claim's reference arm (on the test composites; the closed-form "
+                        "bar is unknown-region SAD).")
+    display(claims_frame(claims))
 
 # %% [markdown]
 # ## Checkpoints to try

@@ -30,13 +30,15 @@ import pandas as pd
 import torch
 
 from mattinglib.baselines import baseline_predictor
+from mattinglib.build import scene_splits
+from mattinglib.data.alphamatting import SUBFOLDER
 from mattinglib.environment import data_root_from_env
 from mattinglib.io import read_alpha, read_image, read_trimap
 from mattinglib.matte import ddc_prior_alpha
 from mattinglib.metrics import matting_metrics
 
-#: The study's held-out real scenes (never tune on these).
-TEST_SCENES = ("GT08", "GT09", "GT13", "GT16", "GT20")
+#: The study's held-out real scenes (never tune on these): the test split of the 27 scenes.
+TEST_SCENES = tuple(scene_splits([f"GT{number:02d}" for number in range(1, 28)])["test"])
 
 #: Plain optimisation (one level, constant lr): (weight, lr), each read at these step counts.
 PLAIN = [(1.0, 0.1), (3.0, 0.1), (10.0, 0.1), (3.0, 0.05), (3.0, 0.3)]
@@ -73,7 +75,7 @@ GRIDS = ("plain", "improved", "neighbourhood", "wide", "constant")
 def default_root() -> Path:
     """``$MATTINGLIB_DATA/alphamatting-lowres``, else ``../shared/data/alphamatting-lowres`` beside the repository."""
     base = data_root_from_env() or Path(__file__).resolve().parents[2] / "shared" / "data"
-    return base / "alphamatting-lowres"
+    return base / SUBFOLDER
 
 
 def label(setting: dict) -> str:

@@ -17,10 +17,10 @@ from mattinglib.__main__ import main
 from mattinglib.baselines import TrimapAsAlphaWarning, baseline_predictor, for_image
 from mattinglib.config import TrainConfig
 from mattinglib.io import read_alpha, write_alpha_png
-from mattinglib.matte import METHODS, _pyramid, ddc_prior_alpha, matte_folder, matte_image
+from mattinglib.matte import METHODS, ddc_prior_alpha, matte_folder, matte_image
 from mattinglib.models import build_model
 from mattinglib.predict import InputProblem
-from mattinglib.prior import optimise_alpha
+from mattinglib.prior import image_pyramid, optimise_alpha
 
 SIZE = 40
 
@@ -119,7 +119,7 @@ def test_pyramid_trimap_is_known_only_where_all_its_pixels_are():
     trimap = torch.zeros(1, 1, 46, 46)
     trimap[..., 20:, :] = 1.0
     trimap[..., 21, 5] = 0.5  # one unknown pixel inside the foreground
-    (x_coarse, t_coarse), (x_fine, t_fine) = _pyramid(torch.rand(1, 3, 46, 46), trimap, 2)
+    (x_coarse, t_coarse), (x_fine, t_fine) = image_pyramid(torch.rand(1, 3, 46, 46), trimap, 2)
     assert t_coarse.shape[-2:] == (23, 23) and x_coarse.shape[-2:] == (23, 23) and t_fine is trimap
     assert t_coarse[0, 0, 10, 2] == 0.5  # the block holding the unknown pixel
     assert t_coarse[0, 0, 10, 10] == 1.0 and t_coarse[0, 0, 3, 3] == 0.0

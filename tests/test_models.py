@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mattinglib.models import (MODEL_NAMES, ViTBackbone, ViTMatte, build_model, count_parameters,
-                               load_backbone_checkpoint, measure_throughput, vitmatte_tiny)
+                               load_backbone_checkpoint, vitmatte_tiny)
 from mattinglib.models.vit import Attention, Block, resize_pos_embed
 
 # A ViTMatte small enough to run fast that still exercises the relative position bias,
@@ -304,6 +304,8 @@ def test_bad_input_is_rejected():
 
 @pytest.mark.parametrize("train", [False, True])
 def test_measure_throughput_runs_the_steps_it_times_on_a_copy(train):
+    from mattinglib.bench.models import measure_throughput
+
     model = build_model("unet", width=8)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     seen = []

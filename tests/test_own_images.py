@@ -8,8 +8,9 @@ from PIL import Image
 
 from mattinglib.build import build_datasets
 from mattinglib.config import TrainConfig
-from mattinglib.own_images import (IMAGE_ONLY_DEFAULTS, OWN_IMAGES_DEFAULTS, default_threads, describe_own_scores,
-                                   estimate_training_time, known_region_error, own_images_config)
+from mattinglib.evaluate import describe_own_scores, known_region_error
+from mattinglib.own_images import (IMAGE_ONLY_DEFAULTS, OWN_IMAGES_DEFAULTS, default_threads, estimate_training_time,
+                                   own_images_config)
 from mattinglib.study.grid import run_dir
 from mattinglib.study.profiles import base_config
 from mattinglib.train import train

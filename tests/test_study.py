@@ -22,6 +22,7 @@ def fixed_code_version():
     That the key follows the code is tested on run_key itself."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(provenance, "code_version", lambda *args: "code-version-of-the-tests")
+        patch.setattr(execution, "code_version", lambda *args: "code-version-of-the-tests")  # its own import
         yield
 
 
@@ -128,6 +129,29 @@ def test_run_key_follows_notebook_parameters_code_and_profile(tmp_path):
     assert study.run_key(notebook, {"PROFILE": "smoke"}, "smoke", "code-a")[0] != key
 
 
+def test_rerun_reason_names_what_changed(tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    _write_notebook(notebook, "PROFILE = 'cpu'\nOUTPUT_DIR = 'x'\nSTEPS = 1")
+    files = {"train.py": "a", "evaluate.py": "b", "metrics.py": "c"}
+    _, parts = study.run_key(notebook, {"PROFILE": "smoke", "STEPS": 2}, "smoke", "code-a",
+                             data={"alphamatting-lowres": False})
+    earlier = {"status": "ok", "key_parts": parts, "code_files": files}
+    assert provenance.rerun_reason(None, parts, files) == "no earlier run"
+    assert provenance.rerun_reason(earlier, parts, files, forced=True) == "forced (--force)"
+    assert provenance.rerun_reason(earlier | {"status": "failed"}, parts, files) == "earlier run did not finish"
+    edited = {**files, "train.py": "a2", "evaluate.py": "b2", "new.py": "d"}
+    _, now = study.run_key(notebook, {"PROFILE": "smoke", "STEPS": 3, "SEEDS": [0]}, "smoke", "code-b",
+                           data={"alphamatting-lowres": True})
+    assert provenance.rerun_reason(earlier, now, edited) == (
+        "parameters changed (SEEDS, STEPS); code changed (mattinglib/evaluate.py, mattinglib/new.py, "
+        "mattinglib/train.py); data changed (alphamatting-lowres now found)")
+    _write_notebook(notebook, "PROFILE = 'cpu'\nOUTPUT_DIR = 'x'\nSTEPS = 1", code="x = 2")
+    _, now = study.run_key(notebook, {"PROFILE": "cpu", "STEPS": 2}, "cpu", "code-b",
+                           data={"alphamatting-lowres": False})
+    assert provenance.rerun_reason({"status": "ok", "key_parts": parts}, now, files) == (
+        "notebook changed; parameters changed (PROFILE); code changed (the earlier run recorded no files)")
+
+
 def test_an_interrupted_swap_is_undone(tmp_path):
     final, old = tmp_path / "nb", tmp_path / ".nb.old"
     old.mkdir()
@@ -185,19 +209,25 @@ def test_unknown_parameter_is_an_error_naming_notebook_and_parameter(first_run, 
     assert "hello.ipynb: unknown parameter(s) SHOULD_FAIL" in error and "flaky.ipynb" not in error
 
 
-def test_unchanged_run_is_cached_and_a_changed_parameter_reruns(first_run, study_dirs):
+def test_unchanged_run_is_cached_and_a_changed_parameter_reruns(first_run, study_dirs, capsys):
     notebooks, results = study_dirs
+    first = json.loads((results / "hello" / "run.json").read_text())
+    assert first["reason"] == "no earlier run" and "evaluate.py" in first["code_files"]
     again = study.run_study("smoke", results_dir=results, notebooks_dir=notebooks)
     assert [run.status for run in again] == ["cached", "cached"]
     assert [run.key for run in again] == [run.key for run in first_run]
 
+    capsys.readouterr()
     changed = study.run_study("smoke", only=["hello"], results_dir=results, notebooks_dir=notebooks,
                               overrides={"GREETING": "bye"})
     assert [(run.name, run.status) for run in changed] == [("hello", "ok")]
+    # The line saying why it ran (the code is pinned by fixed_code_version: no code line).
+    assert "[study] hello: re-executed: parameters changed (GREETING)\n" in capsys.readouterr().out
     assert changed[0].key != first_run[1].key
     assert "bye" in (results / "hello" / "greetings.csv").read_text()
     record = json.loads((results / "hello" / "run.json").read_text())
     assert record["parameters"]["GREETING"] == "bye"
+    assert record["reason"] == "parameters changed (GREETING)"
     # The README still lists every notebook, not only the one that ran.
     assert "## Flaky fixture" in (results / "README.md").read_text()
 

@@ -332,3 +332,16 @@ def test_realfg_reuse_of_scene_preparation_changes_no_number(tmp_path, monkeypat
     monkeypatch.setattr(realfg, "REUSE_PREPARED", False)
     remade = _outcome(config.replace(out_dir=str(tmp_path / "remade")))
     _assert_bit_identical(reused, remade)
+
+
+def test_an_export_of_the_same_weights_is_the_same_bytes(tmp_path):
+    # torch.save given a path names the archive's inner folder after the (random, temporary) file.
+    from mattinglib.checkpoints import export_model
+
+    result = train(tiny(tmp_path, steps=2))
+    checkpoint = Path(result.out_dir) / "checkpoint.pt"
+    first = export_model(checkpoint, tmp_path / "a" / "net.pt").read_bytes()
+    second = export_model(checkpoint, tmp_path / "b" / "net.pt").read_bytes()
+    assert first == second
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(load_model(tmp_path / "a" / "net.pt")(x), load_model(checkpoint)(x))

@@ -6,8 +6,9 @@ import pytest
 from PIL import Image
 
 from mattinglib.build import build_datasets, build_validation_set
-from mattinglib.data import FolderMattingDataset, split_scenes, split_scenes_three_ways
+from mattinglib.data import FolderMattingDataset, split_pool, split_scenes
 from mattinglib.study.profiles import base_config
+from mattinglib.study import score_cache
 from mattinglib.study import tuning as tuning_module
 from mattinglib.study.tuning import KNOBS, LR_FACTORS, search, tune
 
@@ -36,11 +37,11 @@ def test_synthetic_splits_share_no_photo_and_no_composite():
 
 def test_validation_split_leaves_the_test_split_as_it_was():
     names = [f"GT{i:02d}" for i in range(1, 28)]
-    train, validation, test = split_scenes_three_ways(names, 0.2, 0.25, seed=0)
+    train, validation, test = split_pool(names, 0.2, 0.25, seed=0).values()
     assert test == split_scenes(names, 0.2, seed=0)[1]
     assert sorted(train + validation + test) == sorted(names)
     assert not set(train) & set(validation) and not set(validation) & set(test) and not set(train) & set(test)
-    assert split_scenes_three_ways(names, 0.2, 0.0, seed=0)[1] == []
+    assert split_pool(names, 0.2, 0.0, seed=0)["validation"] == []
 
 
 def test_real_foreground_splits_are_disjoint(alphamatting_root):
@@ -80,13 +81,14 @@ def test_every_arm_gets_the_same_learning_rate_search():
 
 def test_tuning_scores_only_the_validation_split_and_chooses_the_best(monkeypatch, tmp_path):
     scored = []
-    real_evaluate = tuning_module.run_grid.__globals__["evaluate"]
+    real_evaluate = score_cache.evaluate_protocols
 
-    def recording_evaluate(model, dataset, protocol="whole", **kwargs):
+    def recording_evaluate(model, dataset, protocols, **kwargs):
         scored.append(dataset.split)
-        return real_evaluate(model, dataset, protocol, **kwargs)
+        return real_evaluate(model, dataset, protocols, **kwargs)
 
-    monkeypatch.setitem(tuning_module.run_grid.__globals__, "evaluate", recording_evaluate)
+    # run_grid scores through the score cache, which predicts with evaluate_protocols.
+    monkeypatch.setattr(score_cache, "evaluate_protocols", recording_evaluate)
     base = base_config("smoke")
     result = tune(base, {"known": {"supervision": "known"}, "fine": {"supervision": "fine"}}, tmp_path,
                   lr_factors=(1.0, 2.0), knobs={"fine": {"laplacian_weight": (0.0, 1.0)}}, progress=False)

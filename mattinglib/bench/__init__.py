@@ -22,30 +22,42 @@ an equal stamp is not rerun (the file is left unchanged, its table printed; ``--
 from __future__ import annotations
 
 import argparse
+from typing import Callable, NamedTuple
 
-from . import record
-from .ddc import add_ddc_arguments, run_ddc
-from .models import add_models_arguments, run_models
-from .train import add_arguments as add_train_arguments
-from .train import run as run_train
+from . import ddc, models, record
+from . import train as train_bench
 
-# name -> (help, add_arguments, run)
+
+class Subcommand(NamedTuple):
+    """One benchmark: its help line, its options, how it runs, how it prints a saved report, and
+    which data sets its numbers depend on (None: none)."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], dict]
+    print_report: Callable[[dict], None]
+    data_found: Callable[[argparse.Namespace], dict | None] | None = None
+
+
 SUBCOMMANDS = {
-    "ddc": ("DDC loss and neighbour selection vs the release's naive formulation", add_ddc_arguments, run_ddc),
-    "train": ("the whole training step at both study scales, three ways", add_train_arguments, run_train),
-    "models": ("training and inference throughput of the networks", add_models_arguments, run_models),
+    "ddc": Subcommand("DDC loss and neighbour selection vs the release's naive formulation",
+                      ddc.add_ddc_arguments, ddc.run_ddc, ddc.print_report),
+    "train": Subcommand("the whole training step at both study scales, three ways", train_bench.add_arguments,
+                        train_bench.run, train_bench.print_report, train_bench.data_found),
+    "models": Subcommand("training and inference throughput of the networks", models.add_models_arguments,
+                         models.run_models, models.print_report),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mattinglib.bench", description=__doc__.split("\n")[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name, (help_text, add_arguments, run) in SUBCOMMANDS.items():
-        subparser = subparsers.add_parser(name, help=help_text)
-        add_arguments(subparser)
+    for name, subcommand in SUBCOMMANDS.items():
+        subparser = subparsers.add_parser(name, help=subcommand.help)
+        subcommand.add_arguments(subparser)
         subparser.add_argument("--force", action="store_true",
                                help="measure even when the --json file is up to date (same code, machine, settings)")
-        subparser.set_defaults(run=run)
+        subparser.set_defaults(run=subcommand.run)
     return parser
 
 
@@ -60,10 +72,12 @@ def main(argv: list[str] | None = None) -> dict:
     if getattr(args, "json", None) is not None:
         # Taken before measuring: the file records the code that was timed, even if it is
         # edited while the benchmark runs.
-        args.provenance = record.stamp(args.command, args)
+        subcommand = SUBCOMMANDS[args.command]
+        data = subcommand.data_found(args) if subcommand.data_found else None
+        args.provenance = record.stamp(args.command, args, data)
         if not args.force:
             cached = record.up_to_date(args.json, args.provenance)
             if cached is not None:
-                record.print_cached(args.command, cached, args.json)
+                record.print_cached(args.command, cached, args.json, subcommand.print_report)
                 return cached
     return args.run(args)

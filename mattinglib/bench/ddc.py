@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .record import write_report
 from .timing import MIB, PeakMemory, format_table, ratio, run_in_child
 
 # Targets of the DDC work at the largest size, ours / baseline; None: reported, no target.
@@ -307,10 +308,13 @@ def run_ddc(args: argparse.Namespace) -> dict:
               "targets_met": all(row["met"] for row in rows if row["size"] == largest and row["met"] is not None)
               and values_met}
     if args.json is not None:
-        from .record import write_report
-
         write_report(args.json, report, "ddc", args)
     return report
+
+
+def print_report(report: dict) -> None:
+    """Print the table of a saved report (what :func:`run_ddc` printed when it measured it)."""
+    print(_format_ddc_table(report["rows"], report["agreement"]))
 
 
 def add_ddc_arguments(parser: argparse.ArgumentParser) -> None:

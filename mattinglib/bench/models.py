@@ -10,6 +10,96 @@ process with ``--threads`` torch threads (ONNX Runtime: as many intra-op threads
 from __future__ import annotations
 
 import argparse
+import copy
+import time
+
+import torch
+import torch.nn as nn
+
+from ..config import TrainConfig
+from ..train import param_groups, train_step
+from .record import write_report
+
+
+def measure_throughput(model: nn.Module, size: tuple[int, int] = (128, 128), batch: int = 8,
+                       steps: int = 5, train: bool = False, warmup: int = 1, seed: int = 0) -> float:
+    """Images per second of ``model`` on random input, on the model's device.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A network mapping (B, C, H, W) in [0, 1] to alpha (B, 1, H, W); ``C`` is read from its
+        ``in_channels`` attribute (3 when it has none).
+    size : (int, int)
+        Input height and width in pixels.
+    batch : int
+        Images per step.
+    steps : int
+        Timed steps (>= 1).
+    train : bool
+        False: forward only, under ``torch.no_grad`` in eval mode. True: the project's training
+        step (:func:`mattinglib.train.train_step`: forward, here an L1 loss to a random target
+        instead of a matting loss, backward, AdamW at lr 1e-4, no clipping), in train mode, on
+        a deep copy of the model so that the caller's weights are left untouched.
+    warmup : int
+        Untimed steps run first (allocator and kernel-selection warm-up).
+    seed : int
+        Seed of the random input and target.
+
+    Returns
+    -------
+    float
+        ``batch * steps / seconds`` in images per second (steps per second = this / batch).
+    """
+    if steps < 1 or batch < 1 or warmup < 0:
+        raise ValueError(f"steps and batch must be >= 1 and warmup >= 0; got steps={steps}, "
+                         f"batch={batch}, warmup={warmup}")
+    height, width = size
+    in_channels = getattr(model, "in_channels", 3)
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.rand(batch, in_channels, height, width, generator=generator).to(device)
+
+    if not train:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for _ in range(warmup):
+                    model(image)
+                start = time.perf_counter()
+                for _ in range(steps):
+                    model(image)
+                elapsed = time.perf_counter() - start
+        finally:
+            model.train(was_training)
+        return batch * steps / elapsed
+
+    trained = copy.deepcopy(model).train()
+    # The input's 4th channel (when the network takes one) is given as the trimap: model_input
+    # puts it back behind the image.
+    samples = {"image": image[:, :3], "trimap": image[:, 3:] if in_channels == 4 else None,
+               "alpha": torch.rand(batch, 1, height, width, generator=generator).to(device)}
+    config = TrainConfig(supervision="fine", in_channels=in_channels, lr=1e-4, warmup_steps=0, grad_clip=0.0)
+    optimizer = torch.optim.AdamW(param_groups(trained, config), lr=config.lr)
+    criterion = _L1ToTarget()
+    for step in range(warmup):
+        train_step(trained, optimizer, criterion, samples, config, step)
+    start = time.perf_counter()
+    for step in range(warmup, warmup + steps):
+        train_step(trained, optimizer, criterion, samples, config, step)
+    elapsed = time.perf_counter() - start
+    return batch * steps / elapsed
+
+
+class _L1ToTarget:
+    """Mean |pred - alpha|, in the criterion's form: a loss that costs next to nothing, so that
+    :func:`measure_throughput` times the network."""
+
+    weights: dict = {}
+
+    def __call__(self, pred: torch.Tensor, batch: dict, weights: dict | None = None) -> dict[str, torch.Tensor]:
+        return {"total": (pred - batch["alpha"]).abs().mean()}
 
 
 def add_models_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,12 +119,8 @@ def run_models(args: argparse.Namespace) -> dict:
     """Parameters, training steps/s (network alone, and whole known+DDC steps with data) and
     inference seconds of each model, with ratios against the first."""
     import tempfile
-    import time
 
-    import torch
-
-    from ..config import TrainConfig
-    from ..models import build_model, count_parameters, measure_throughput
+    from ..models import build_model, count_parameters
     from ..train import train
 
     torch.set_num_threads(args.threads)
@@ -83,19 +169,21 @@ def run_models(args: argparse.Namespace) -> dict:
                   f"{r['inference_s'] / r['onnx_inference_s']:>12.2f}x")
     result = {"rows": rows}
     if args.json:
-        from .record import write_report
-
         write_report(args.json, result, "models", args, indent=2)
     return result
+
+
+def print_report(report: dict) -> None:
+    """Print a saved report's rows, one line each (its numbers, without :func:`run_models`'s layout)."""
+    for row in report.get("rows", []):
+        print("  " + ", ".join(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                               for key, value in row.items()))
 
 
 def _onnx_inference_seconds(model, config, image, threads: int) -> float:
     """Seconds of one ONNX Runtime inference of ``model`` (exported through a temporary checkpoint) on ``image``."""
     import tempfile
-    import time
     from pathlib import Path
-
-    import torch
 
     from ..onnx_export import export_onnx, onnx_network
 

@@ -13,14 +13,13 @@ changed, and rewrites the file when something did (or when ``--json`` names anot
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
-from importlib import metadata
 from pathlib import Path
 
 from mattinglib.atomic import atomic_write_text
+from mattinglib.versions import code_digest as _package_digest, package_versions
 
 #: The package whose code the benchmarks time.
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -33,17 +32,9 @@ NOT_MEASURED = ("json", "force", "run", "command", "provenance")
 
 
 def code_digest(package_dir: str | os.PathLike = PACKAGE_DIR, untimed: tuple[str, ...] = UNTIMED) -> str:
-    """Hex SHA-256 over the relative paths and bytes of the package's ``*.py`` files,
-    leaving out the sub-packages ``untimed``."""
-    package_dir = Path(package_dir)
-    digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
-        relative = path.relative_to(package_dir)
-        if "__pycache__" in relative.parts or relative.parts[0] in untimed:
-            continue
-        digest.update(relative.as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """:func:`mattinglib.versions.code_digest` of the package's ``*.py`` files, leaving out the
+    sub-packages ``untimed``."""
+    return _package_digest(package_dir, exclude=untimed)
 
 
 def _cpu_model() -> str:
@@ -66,16 +57,6 @@ def machine() -> dict:
             "cpu_count": os.cpu_count(), "python": platform.python_version()}
 
 
-def _package_versions() -> dict:
-    versions = {}
-    for name in TIMED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
 def _arguments(args: argparse.Namespace) -> dict:
     """The measured arguments, as they read back from JSON (paths as text, tuples as lists)."""
     values = {name: str(value) if isinstance(value, Path) else value
@@ -83,30 +64,25 @@ def _arguments(args: argparse.Namespace) -> dict:
     return json.loads(json.dumps(values, default=str))
 
 
-def _data(command: str, args: argparse.Namespace) -> dict | None:
-    """The data sets a benchmark found (it skips a scale without them), else None."""
-    if command == "train" and ("realfg" in getattr(args, "scales", ()) or getattr(args, "models", None)):
-        from .train import _realfg_missing
+def stamp(command: str, args: argparse.Namespace, data: dict | None = None) -> dict:
+    """The ``provenance`` block of a benchmark's JSON: equal stamps, comparable numbers.
 
-        return {"alphamatting-lowres": _realfg_missing() is None}
-    return None
-
-
-def stamp(command: str, args: argparse.Namespace) -> dict:
-    """The ``provenance`` block of a benchmark's JSON: equal stamps, comparable numbers."""
+    ``data``: the data sets the benchmark found (data set -> found), for one that skips a part
+    without them (``train``'s real-foreground scale); None when it reads none.
+    """
     block = {"command": command, "code_digest": code_digest(), "machine": machine(),
-             "packages": _package_versions(), "arguments": _arguments(args)}
-    data = _data(command, args)
+             "packages": package_versions(TIMED_PACKAGES), "arguments": _arguments(args)}
     if data is not None:
         block["data"] = data
     return block
 
 
 def write_report(path: str | os.PathLike, report: dict, command: str, args: argparse.Namespace,
-                 indent: int = 1) -> None:
+                 data: dict | None = None, indent: int = 1) -> None:
     """Write ``report`` with its ``provenance`` block (the stamp taken before the run when
-    :func:`mattinglib.bench.main` took one, else now) to ``path``, atomically."""
-    block = getattr(args, "provenance", None) or stamp(command, args)
+    :func:`mattinglib.bench.main` took one, else now, with ``data`` as in :func:`stamp`) to
+    ``path``, atomically."""
+    block = getattr(args, "provenance", None) or stamp(command, args, data)
     report["provenance"] = block
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,23 +100,9 @@ def up_to_date(path: str | os.PathLike, block: dict) -> dict | None:
     return report
 
 
-def print_cached(command: str, report: dict, path: str | os.PathLike) -> None:
-    """Say that ``path`` is up to date and print its table again (no measurement)."""
+def print_cached(command: str, report: dict, path: str | os.PathLike, print_report) -> None:
+    """Say that ``path`` is up to date and print its table again with the benchmark's own
+    ``print_report(report)`` (no measurement)."""
     print(f"{command} benchmark: {path} is up to date (same code digest, machine, packages and settings); "
           "not rerun (--force reruns). Its numbers:")
-    if command == "ddc":
-        from .ddc import _format_ddc_table
-
-        print(_format_ddc_table(report["rows"], report["agreement"]))
-    elif command == "train":
-        from .train import _format, _format_models
-
-        for scale, result in report["scales"].items():
-            print(f"{scale}: skipped ({result['skipped']})" if "skipped" in result else _format(scale, result))
-        if "models" in report:
-            models = report["models"]
-            print(f"models: skipped ({models['skipped']})" if "skipped" in models else _format_models(models))
-    else:
-        for row in report.get("rows", []):
-            print("  " + ", ".join(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
-                                   for key, value in row.items()))
+    print_report(report)

@@ -64,13 +64,15 @@ from torch.utils.data import default_collate
 from ..build import build_criterion, build_datasets, build_model_for
 from ..config import TrainConfig
 from ..data import AddNeighbors, realfg
+from ..data.alphamatting import SUBFOLDER
 from ..data.synthetic import dataset as synthetic
 from ..environment import DATA_ENV, data_root_from_env
 from ..losses import known_loss, reference_ddc_loss
 from ..losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
 from ..models import MODEL_NAMES, PRETRAINED_ENCODER_OF
 from ..models.mobile_encoder import ConvBN
-from ..train import TrainStream, model_input, param_groups
+from ..train import TrainStream, param_groups, train_step
+from .record import write_report
 
 WAYS = ("today", "release", "ours")
 PHASES = ("cold", "warm", "stored")
@@ -151,8 +153,8 @@ def _realfg_missing() -> str | None:
     root = data_root_from_env()
     if root is None:
         return f"${DATA_ENV} is not set"
-    if not (root / "alphamatting-lowres").is_dir():
-        return f"no alphamatting-lowres/ under ${DATA_ENV} = {root}"
+    if not (root / SUBFOLDER).is_dir():
+        return f"no {SUBFOLDER}/ under ${DATA_ENV} = {root}"
     return None
 
 
@@ -172,15 +174,8 @@ class _Way:
         self.stream = TrainStream(train_set, config.seed)
         self.model = build_model_for(config)
         self.optimizer = torch.optim.AdamW(param_groups(self.model, config), lr=config.lr)
-        self.criterion = build_criterion(config)
+        self.criterion = ReleaseCriterion(config) if name == "release" else build_criterion(config)
         self.times: dict[str, list[tuple[float, float]]] = {phase: [] for phase in PHASES}
-
-    def _loss(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
-        if self.name != "release":
-            return self.criterion(pred, batch)["total"]
-        cfg = self.config
-        return known_loss(pred, batch["trimap"]) + cfg.ddc_weight * reference_ddc_loss(
-            batch["image"], pred, cfg.kernel_size, cfg.topk)
 
     def step(self, step: int) -> tuple[float, float]:
         """Train on the run's batch of ``step``; (data seconds, whole step seconds)."""
@@ -189,13 +184,28 @@ class _Way:
             start = time.perf_counter()
             batch = default_collate([self.stream[step * batch_size + i] for i in range(batch_size)])
             data = time.perf_counter() - start
-            pred = self.model(model_input(batch, self.config.in_channels))
-            loss = self._loss(pred, batch)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            self.optimizer.step()
+            train_step(self.model, self.optimizer, self.criterion, batch, self.config, step)
             return data, time.perf_counter() - start
+
+
+class ReleaseCriterion:
+    """The public release's known + DDC loss in the criterion's form (named losses, ``weights``).
+
+    The ``release`` way trains through the same step as the others (:func:`mattinglib.train.train_step`)
+    with this loss: the DDC neighbours are selected inside the loss at every step
+    (:func:`mattinglib.losses.reference.reference_ddc_loss`), as in the release.
+    """
+
+    def __init__(self, config: TrainConfig):
+        self.kernel_size, self.topk = config.kernel_size, config.topk
+        self.weights = {"known": 1.0, "ddc": config.ddc_weight}
+
+    def __call__(self, pred: torch.Tensor, batch: dict, weights: dict | None = None) -> dict[str, torch.Tensor]:
+        weights = self.weights if weights is None else weights
+        losses = {"known": known_loss(pred, batch["trimap"]),
+                  "ddc": reference_ddc_loss(batch["image"], pred, self.kernel_size, self.topk)}
+        losses["total"] = weights["known"] * losses["known"] + weights["ddc"] * losses["ddc"]
+        return losses
 
 
 def _summary(way: _Way, cold_fraction: float) -> dict:
@@ -291,13 +301,9 @@ def _bench_models(args: argparse.Namespace) -> dict:
             batch = default_collate([stream[step * base.batch_size + i] for i in range(base.batch_size)])
             return batch, time.perf_counter() - start
 
-    def train_step(model, optimizer, batch) -> float:
+    def timed_step(model, optimizer, batch, step: int) -> float:
         start = time.perf_counter()
-        losses = criterion(model(model_input(batch, base.in_channels)), batch)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), base.grad_clip)
-        optimizer.step()
+        train_step(model, optimizer, criterion, batch, base, step)
         return time.perf_counter() - start
 
     for step in range(-1, args.steps):  # step -1: warm-up of every network; the first pass fills the cache
@@ -306,7 +312,7 @@ def _bench_models(args: argparse.Namespace) -> dict:
     for step in range(-1, args.steps):
         batch, data = batch_of(max(step, 0))
         for model, optimizer, times in rows.values():
-            seconds = train_step(model, optimizer, batch)
+            seconds = timed_step(model, optimizer, batch, max(step, 0))
             if step >= 0:
                 times.append(seconds)
         if step >= 0:
@@ -374,7 +380,22 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
     if args.json is not None:
-        from .record import write_report
-
-        write_report(args.json, report, "train", args)
+        write_report(args.json, report, "train", args, data=data_found(args))
     return report
+
+
+def data_found(args: argparse.Namespace) -> dict | None:
+    """Whether the real scenes were found, when these arguments time the real-foreground scale
+    (the saved numbers then depend on it); None when they do not."""
+    if "realfg" in args.scales or args.models:
+        return {SUBFOLDER: _realfg_missing() is None}
+    return None
+
+
+def print_report(report: dict) -> None:
+    """Print the tables of a saved report (what :func:`run` printed when it measured them)."""
+    for scale, result in report["scales"].items():
+        print(f"{scale}: skipped ({result['skipped']})" if "skipped" in result else _format(scale, result))
+    if "models" in report:
+        models = report["models"]
+        print(f"models: skipped ({models['skipped']})" if "skipped" in models else _format_models(models))

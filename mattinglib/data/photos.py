@@ -20,8 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mattinglib.data.splits import split_pool
+
 #: File suffixes :func:`load_photo_pool` reads from user folders (compared case-insensitively).
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: How a photo pool's held-out photographs are drawn (:data:`mattinglib.data.splits.DRAWS`):
+#: its own draw since the first split, kept so that no photograph changes split.
+PHOTO_DRAW = "permutation"
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,38 +195,37 @@ def load_photo_pool(extra_dirs: Sequence[str | os.PathLike] = (), include_bundle
     return pool
 
 
-def split_photo_pool(pool: Sequence[Photo], test_fraction: float, seed: int) -> tuple[list[Photo], list[Photo]]:
-    """Split a pool into disjoint train and test photographs.
-
-    ``round(test_fraction * n)`` photographs, at least one when ``test_fraction > 0`` and at
-    most ``n - 1``, are drawn for the test split by a permutation seeded with ``seed``; both
-    lists keep the pool's order. The split depends only on the pool's order and ``seed``.
+def photo_splits(pool: Sequence[Photo], test_fraction: float, validation_fraction: float = 0.0,
+                 seed: int = 0) -> dict[str, list[Photo]]:
+    """The train, validation and test photographs of a pool: :func:`~mattinglib.data.splits.split_pool`
+    of their names, drawn the photo pools' way (:data:`PHOTO_DRAW`).
 
     Parameters
     ----------
     pool : sequence of Photo
-        At least two photographs when ``test_fraction > 0``.
+        Unique names; at least two photographs when a fraction is above 0.
     test_fraction : float in [0, 1)
+        Share of the pool held out for the test split, drawn with ``seed``.
+    validation_fraction : float in [0, 1)
+        Share of what the test split leaves held out for validation (drawn with
+        :func:`~mattinglib.data.splits.validation_seed` of ``seed``).
     seed : int
 
     Returns
     -------
-    (train, test) : two lists of Photo, no photograph in both
+    dict
+        ``{"train": [...], "validation": [...], "test": [...]}``, lists of Photo in the pool's
+        order, no photograph in two lists. The split depends only on the pool's names, their
+        order, the fractions and ``seed``.
     """
-    if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in [0, 1); got {test_fraction}")
-    n = len(pool)
-    if n == 0:
-        raise ValueError("cannot split an empty photo pool")
-    names = [photo.name for photo in pool]
-    if len(set(names)) != n:
+    by_name = {photo.name: photo for photo in pool}
+    if len(by_name) != len(pool):
         raise ValueError("photo names must be unique to split a pool")
-    if test_fraction == 0.0:
-        return list(pool), []
-    if n < 2:
-        raise ValueError(f"a pool of {n} photo cannot give both a train and a test photo")
-    n_test = min(max(int(round(test_fraction * n)), 1), n - 1)
-    test_indices = set(np.random.default_rng(seed).permutation(n)[:n_test].tolist())
-    train = [photo for i, photo in enumerate(pool) if i not in test_indices]
-    test = [photo for i, photo in enumerate(pool) if i in test_indices]
-    return train, test
+    names = split_pool(list(by_name), test_fraction, validation_fraction, seed, draw=PHOTO_DRAW)
+    return {split: [by_name[name] for name in chosen] for split, chosen in names.items()}
+
+
+def split_photo_pool(pool: Sequence[Photo], test_fraction: float, seed: int) -> tuple[list[Photo], list[Photo]]:
+    """``(train, test)`` photographs of a pool: :func:`photo_splits` without a validation split."""
+    parts = photo_splits(pool, test_fraction, 0.0, seed)
+    return parts["train"], parts["test"]

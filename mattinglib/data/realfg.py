@@ -3,8 +3,9 @@
 Each scene gives a true alpha; its foreground colour ``F`` is estimated from the photograph
 and the alpha (:func:`estimate_foreground`), and new training images are made as
 ``I = alpha * F + (1 - alpha) * B`` over background photographs ``B`` that the scenes were
-not shot in front of. Train and test composites use disjoint scenes (:func:`split_scenes`);
-the caller passes disjoint background lists for the two as well.
+not shot in front of. Train, validation and test composites use disjoint scenes
+(:func:`~mattinglib.data.splits.split_pool`); the caller passes disjoint background lists for
+them as well.
 
 Speed. An item crops a whole scene and a whole background photograph, which costs more than
 compositing the crop: the unknown-centred crop's candidate windows of each scene and each
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mattinglib.data.splits import SPLITS, split_pool
 from mattinglib.data.transforms import RandomCrop, SeededDataset, Transform
 
 #: Reuse each scene's crop candidates and each background tensor between items (see the
@@ -90,29 +92,18 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, cache_dir: str | o
     return foreground
 
 
-def split_scenes_three_ways(names: Sequence[str], test: float | Sequence[str], validation: float,
-                            seed: int = 0) -> tuple[list[str], list[str], list[str]]:
-    """``(train, validation, test)`` scene names: :func:`split_scenes` for the test scenes, then
-    the rest split again with ``validation`` (a fraction; 0 gives an empty validation list) and
-    ``seed + 1``. No scene is in two lists; the test list is the one of :func:`split_scenes`."""
-    train, test_names = split_scenes(names, test, seed)
-    if not validation:
-        return train, [], test_names
-    train, validation_names = split_scenes(train, validation, seed + 1)
-    return train, validation_names, test_names
-
-
 def split_scenes(names: Sequence[str], test: float | Sequence[str], seed: int = 0) -> tuple[list[str], list[str]]:
-    """Split scene names into disjoint train and test lists.
+    """``(train, test)`` scene names: :func:`~mattinglib.data.splits.split_pool` without a
+    validation split.
 
     Parameters
     ----------
     names : sequence of str
         All scene names (distinct).
     test : float or sequence of str
-        A fraction in (0, 1): ``round(fraction * len(names))`` scenes (at least one, and
-        at least one left for training) are drawn for the test set with ``seed``. Or an
-        explicit list of test scene names.
+        A fraction in [0, 1): ``round(fraction * len(names))`` scenes (at least one, and
+        at least one left for training; none for 0) are drawn for the test set with ``seed``.
+        Or an explicit list of test scene names.
     seed : int
         Seed of the draw (unused with an explicit list).
 
@@ -121,25 +112,8 @@ def split_scenes(names: Sequence[str], test: float | Sequence[str], seed: int = 
     train, test : list of str
         Both in the order of ``names``.
     """
-    names = list(names)
-    if len(set(names)) != len(names):
-        raise ValueError("scene names must be distinct")
-    if isinstance(test, (float, int)) and not isinstance(test, bool):
-        if not 0.0 < test < 1.0:
-            raise ValueError(f"test fraction must lie in (0, 1); got {test}")
-        if len(names) < 2:
-            raise ValueError("need at least two scenes to split")
-        count = min(max(round(test * len(names)), 1), len(names) - 1)
-        chosen = set(np.random.default_rng(seed).choice(len(names), size=count, replace=False).tolist())
-        test_names = {names[i] for i in chosen}
-    else:
-        test_names = set(test)
-        unknown = sorted(test_names - set(names))
-        if unknown:
-            raise ValueError(f"test scenes {unknown} are not among the scene names")
-        if not test_names or test_names == set(names):
-            raise ValueError("the test list must hold at least one scene and leave at least one for training")
-    return [n for n in names if n not in test_names], [n for n in names if n in test_names]
+    parts = split_pool(names, test, 0.0, seed)
+    return parts["train"], parts["test"]
 
 
 #: Rec. 601 luma weights: the grey that saturation jitter blends toward.
@@ -209,12 +183,12 @@ class RealForegroundCompositeDataset(SeededDataset):
     size : int or (int, int)
         Composite height and width.
     split : {"train", "validation", "test", None}
-        Which scenes of :func:`split_scenes_three_ways` to use; None uses all scenes.
+        Which scenes of :func:`~mattinglib.data.splits.split_pool` to use; None uses all scenes.
     test : float or sequence of str
-        The ``test`` argument of :func:`split_scenes`.
+        The ``test`` argument of :func:`~mattinglib.data.splits.split_pool`.
     split_seed : int
-        The seed of :func:`split_scenes` (independent of ``seed`` so that changing the
-        sampling seed never moves scenes between train and test).
+        The seed of :func:`~mattinglib.data.splits.split_pool` (independent of ``seed``, so that
+        changing the sampling seed never moves scenes between the splits).
     cache_dir : str or PathLike, optional
         Foreground cache folder for :func:`estimate_foreground`.
     transform : callable ``(sample, rng) -> sample``, optional
@@ -257,9 +231,8 @@ class RealForegroundCompositeDataset(SeededDataset):
         names = [s["name"] for s in samples]
         if split is None:
             chosen = names
-        elif split in ("train", "validation", "test"):
-            chosen = dict(zip(("train", "validation", "test"),
-                              split_scenes_three_ways(names, test, validation, split_seed)))[split]
+        elif split in SPLITS:
+            chosen = split_pool(names, test, validation, split_seed)[split]
             if not chosen:
                 raise ValueError(f"the {split!r} split has no scene (validation={validation})")
         else:

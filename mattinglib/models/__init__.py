@@ -30,7 +30,7 @@ import inspect
 from torch import nn
 
 from .checkpoints import CheckpointReport, load_backbone_checkpoint
-from .common import count_parameters, measure_throughput, seeded_torch
+from .common import count_parameters, seeded_torch
 from .encoder_unet import EncoderUNet
 from .mobile_encoder import MobileEncoder
 from .pretrained import PRETRAINED_WEIGHTS, EncoderLoadReport, imagenet_encoder, load_encoder_weights
@@ -45,7 +45,7 @@ PRETRAINED_ENCODER_OF = {"efficientnet-lite0-unet": "efficientnet-lite0", "mobil
 __all__ = [
     "MODEL_NAMES", "PRETRAINED_ENCODER_OF", "build_model", "load_encoder_checkpoint",
     "EncoderUNet", "MobileEncoder", "PRETRAINED_WEIGHTS", "EncoderLoadReport", "imagenet_encoder",
-    "load_encoder_weights", "count_parameters", "measure_throughput",
+    "load_encoder_weights", "count_parameters",
     "CompactUNet", "ViTBackbone", "ViTMatte", "ViTMatteConfig", "DetailCaptureDecoder",
     "vitmatte_s", "vitmatte_tiny", "load_backbone_checkpoint", "CheckpointReport",
 ]

@@ -10,9 +10,7 @@ structure into it.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
-import time
 from collections.abc import Iterator
 
 import torch
@@ -156,78 +154,6 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
         The parameter count (shared parameters counted once).
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def measure_throughput(model: nn.Module, size: tuple[int, int] = (128, 128), batch: int = 8,
-                       steps: int = 5, train: bool = False, warmup: int = 1, seed: int = 0) -> float:
-    """Images per second of ``model`` on random input, on the model's device.
-
-    Parameters
-    ----------
-    model : nn.Module
-        A network mapping (B, C, H, W) in [0, 1] to alpha (B, 1, H, W); ``C`` is read from its
-        ``in_channels`` attribute (3 when it has none).
-    size : (int, int)
-        Input height and width in pixels.
-    batch : int
-        Images per step.
-    steps : int
-        Timed steps (>= 1).
-    train : bool
-        False: forward only, under ``torch.no_grad`` in eval mode. True: forward, L1 loss to a
-        random target, backward and one AdamW step, in train mode, on a deep copy of the model
-        so that the caller's weights are left untouched.
-    warmup : int
-        Untimed steps run first (allocator and kernel-selection warm-up).
-    seed : int
-        Seed of the random input and target.
-
-    Returns
-    -------
-    float
-        ``batch * steps / seconds`` in images per second (steps per second = this / batch).
-    """
-    if steps < 1 or batch < 1 or warmup < 0:
-        raise ValueError(f"steps and batch must be >= 1 and warmup >= 0; got steps={steps}, "
-                         f"batch={batch}, warmup={warmup}")
-    height, width = size
-    in_channels = getattr(model, "in_channels", 3)
-    device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
-    image = torch.rand(batch, in_channels, height, width, generator=generator).to(device)
-
-    if not train:
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                for _ in range(warmup):
-                    model(image)
-                start = time.perf_counter()
-                for _ in range(steps):
-                    model(image)
-                elapsed = time.perf_counter() - start
-        finally:
-            model.train(was_training)
-        return batch * steps / elapsed
-
-    trained = copy.deepcopy(model).train()
-    target = torch.rand(batch, 1, height, width, generator=generator).to(device)
-    optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-4)
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss = (trained(image) - target).abs().mean()
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    elapsed = time.perf_counter() - start
-    return batch * steps / elapsed
 
 
 class MattingNetwork(nn.Module):

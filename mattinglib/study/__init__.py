@@ -4,14 +4,16 @@
 module                 what
 =====================  ==================================================================
 ``notebooks``          which notebooks there are, their ``parameters`` cell, the summary mark
-``provenance``         code version, cache keys, commit, package versions
+``provenance``         code version, cache keys, why a notebook reruns, commit
 ``execution``          :func:`run_study`: papermill, cache, atomic results, parallel notebooks
 ``readme``             ``results/README.md``
 ``__main__``           ``python -m mattinglib.study``
 ``profiles``           the ``smoke`` / ``cpu`` / ``paper`` scales of every experiment
 ``grid``               grids of training runs, run folders named by their config
+``score_cache``        scores kept in the run folders, keyed by weights, set and scoring code
 ``evalsets``           the runs' folder, the evaluation sets, what a training label says
 ``findings``           statuses of claims computed from score tables
+``verdicts``           a notebook's claims, each behind its reference's gate; the gates' table
 ``claims``             the one schema of ``claims.json``
 ``tables``             CSV + Markdown tables, mean ± std summaries
 ``plotting``           figure helpers (style, image grids, reproducible PNG / PDF)

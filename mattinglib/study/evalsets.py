@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mattinglib.build import TEST_FRACTION, TEST_SEED, VALIDATION_FRACTION, build_datasets, build_validation_set
+from mattinglib.build import TEST_SEED, build_held_out_set, build_validation_set, scene_splits
 from mattinglib.config import TrainConfig
-from mattinglib.data import AlphaMattingDataset, split_scenes, split_scenes_three_ways
+from mattinglib.data import AlphaMattingDataset
 from mattinglib.data.alphamatting import TRIMAPS, open_alphamatting
 from mattinglib.data.labelling import MakeLabel
 from mattinglib.environment import runs_dir_from_env
@@ -43,7 +43,7 @@ def evaluation_sets(config: TrainConfig, data_root: str | None = None, download:
     ``max_scenes``, with their Trimap1). Without the scenes a message says what is missing and
     only the first set is returned.
     """
-    own = build_datasets(config)[1]
+    own = build_held_out_set(config)
     if own is None:
         raise ValueError("a user's folder has no held-out set: evaluate on named sets instead")
     sets = {"synthetic" if config.dataset == "synthetic" else config.folder_layout: own}
@@ -51,8 +51,8 @@ def evaluation_sets(config: TrainConfig, data_root: str | None = None, download:
     if scenes is None:
         return sets
     realfg = config.replace(dataset="realfg", data_root=str(Path(scenes.root).parent), folder_layout="generic")
-    sets["real-foreground composites"] = build_datasets(realfg)[1]
-    _, test_scenes = split_scenes(scenes.scene_names, TEST_FRACTION, seed=TEST_SEED)
+    sets["real-foreground composites"] = build_held_out_set(realfg)
+    test_scenes = scene_splits(scenes.scene_names)["test"]
     sets["real photos"] = AlphaMattingDataset(scenes.root, scenes=test_scenes[:max_scenes])
     return sets
 
@@ -63,19 +63,17 @@ def real_scene_sets(data_root: str | None = None, download: bool = False, split:
 
     The real-image track's evaluation sets: ``split`` "test" gives the held-out scenes (those of
     :func:`evaluation_sets`' "real photos", which no real-foreground run trains on), "validation"
-    the validation scenes its settings are chosen on (:func:`~mattinglib.data.split_scenes_three_ways`,
-    the split :class:`~mattinglib.data.RealForegroundCompositeDataset` uses). Named
+    the validation scenes its settings are chosen on (:func:`mattinglib.build.scene_splits`, the
+    split :class:`~mattinglib.data.RealForegroundCompositeDataset` uses). Named
     ``"<split> scenes, <trimap>"``; empty (after a message saying what is missing) when the
     scenes cannot be had.
     """
     scenes = open_alphamatting(data_root, download=download)
     if scenes is None:
         return {}
-    parts = dict(zip(("train", "validation", "test"),
-                     split_scenes_three_ways(scenes.scene_names, TEST_FRACTION, VALIDATION_FRACTION, seed=TEST_SEED)))
     if split not in ("validation", "test"):
         raise ValueError(f"split must be 'validation' or 'test'; got {split!r}")
-    chosen = parts[split][:max_scenes]
+    chosen = scene_splits(scenes.scene_names)[split][:max_scenes]
     label = "held-out" if split == "test" else split
     return {f"{label} scenes, {trimap}": AlphaMattingDataset(scenes.root, trimap=trimap, scenes=chosen)
             for trimap in trimaps}

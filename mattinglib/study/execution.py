@@ -14,7 +14,10 @@ What :func:`run_study` does, for each notebook ``notebooks/<stem>.ipynb`` in nam
    without the real scenes are rerun once they appear) and, for a summary notebook, the
    claims and tables it reads (:mod:`mattinglib.study.provenance`). When
    ``results/<stem>/run.json`` holds the same key with status ``ok``, the notebook is skipped
-   (``force`` reruns it).
+   (``force`` reruns it); else one line says why it runs (``re-executed: code changed
+   (mattinglib/train.py)``, ``parameters changed (STEPS)``, ..., from the earlier ``run.json``,
+   which records a digest of each code file). Any library edit reruns a notebook, but its
+   trainings and, unless the scoring code changed, its scores are reused from the runs folder.
 3. **Execution, isolated.** The notebook runs in a kernel named ``mattinglib`` (an ipykernel
    spec for this interpreter, installed into ``sys.prefix`` if missing) with the repository
    root as working directory, writing into ``results/.<stem>.tmp/`` (its ``OUTPUT_DIR``).
@@ -48,13 +51,14 @@ import traceback
 from pathlib import Path
 
 from mattinglib.atomic import atomic_write_text
+from mattinglib.versions import file_digests, package_versions
 
 from .claims import read_claims
 from .notebooks import (RUNNER_PARAMETERS, check_parameters, discover_notebooks, is_summary, notebook_title,
                         read_parameters)
 from .profiles import PROFILES
-from .provenance import (REPO_ROOT, code_version, datasets_found, display_path, git_state, is_cached, package_versions,
-                         run_key, summary_inputs)
+from .provenance import (RECORDED_PACKAGES, REPO_ROOT, code_version, datasets_found, display_path, git_state, is_cached,
+                         read_run_json, rerun_reason, run_key, summary_inputs)
 from .readme import update_project_readme, write_results_readme
 
 #: Per-cell time limit (seconds) of a profile when ``timeout`` is not given: smoke runs must be
@@ -119,6 +123,8 @@ class _Task:
     recorded_parameters: dict  # as recorded, OUTPUT_DIR pointing to results/<name>
     key: str
     key_parts: dict
+    code_files: dict          # relative path -> digest of each package file (to name changed ones later)
+    reason: str               # why it runs (provenance.rerun_reason)
     profile: str
     timeout: int | None
     threads: int | None
@@ -277,8 +283,10 @@ def _execute(task: _Task) -> NotebookRun:
         "parameters": task.recorded_parameters,
         "key": task.key,
         "key_parts": task.key_parts,
+        "code_files": task.code_files,
+        "reason": task.reason,
         "commit": task.commit,
-        "packages": package_versions(),
+        "packages": package_versions(RECORDED_PACKAGES),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "kernel": KERNEL_NAME,
@@ -319,8 +327,6 @@ def _execute_guarded(task: _Task) -> NotebookRun:
         print(f"[study] {task.name}: FAILED (runner error): {error.splitlines()[0]}", flush=True)
         return NotebookRun(task.name, task.notebook, task.results_dir / task.name, "failed", 0.0, task.key,
                            task.recorded_parameters, error=error)
-
-
 
 
 def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force: bool = False,
@@ -402,7 +408,7 @@ def run_study(profile: str, only: list[str] | None = None, jobs: int = 1, force:
         raise ValueError("\n".join(problems))
 
     settings = dict(profile=profile, overrides=overrides, results_dir=results_dir, timeout=timeout, force=force,
-                    code=code_version(), commit=git_state(REPO_ROOT, exclude=results_dir),
+                    code=code_version(), code_files=file_digests(), commit=git_state(REPO_ROOT, exclude=results_dir),
                     threads=max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None)
     results_dir.mkdir(parents=True, exist_ok=True)
     runs: dict[str, NotebookRun] = {}
@@ -441,7 +447,7 @@ def _select(notebooks: list[Path], only: list[str] | None, notebooks_dir: Path) 
 
 
 def _plan(path: Path, runs: dict, *, profile: str, overrides: dict, results_dir: Path, timeout: int | None,
-          force: bool, code: str, commit: dict, threads: int | None,
+          force: bool, code: str, code_files: dict, commit: dict, threads: int | None,
           inputs: dict | None = None) -> _Task | None:
     """The task of one notebook, or None (and a cached entry in ``runs``) when it is up to date."""
     keyed = {"PROFILE": profile, **overrides}
@@ -456,9 +462,13 @@ def _plan(path: Path, runs: dict, *, profile: str, overrides: dict, results_dir:
         print(f"[study] {path.stem}: up to date, skipped (use --force to rerun)", flush=True)
         runs[path.stem] = NotebookRun(path.stem, path, final_dir, "cached", 0.0, key, recorded)
         return None
+    earlier = read_run_json(final_dir)
+    reason = rerun_reason(earlier, key_parts, code_files, forced=force)
+    print(f"[study] {path.stem}: {'re-executed' if earlier else 'executed'}: {reason}", flush=True)
     injected = {**keyed, "OUTPUT_DIR": display_path(results_dir / f".{path.stem}.tmp")}
     return _Task(name=path.stem, notebook=path, results_dir=results_dir, parameters=injected,
-                 recorded_parameters=recorded, key=key, key_parts=key_parts, profile=profile,
+                 recorded_parameters=recorded, key=key, key_parts=key_parts, code_files=code_files,
+                 reason=reason, profile=profile,
                  timeout=timeout, threads=threads, commit=commit,
                  title=notebook_title(path))
 

@@ -1,7 +1,9 @@
 """Figures specific to the study (the generic helpers are in :mod:`mattinglib.study.plotting`)."""
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -9,6 +11,8 @@ import pandas as pd
 
 from mattinglib.losses import select_neighbors
 from mattinglib.losses.neighbors import DEFAULT_KERNEL_SIZE, DEFAULT_TOPK
+
+from .plotting import save_figure
 
 
 def plot_selected_neighbors(image: np.ndarray, points: Sequence[tuple[int, int]], kernel_size: int = DEFAULT_KERNEL_SIZE,
@@ -80,6 +84,50 @@ def plot_setting_bars(table: pd.DataFrame, metric: str = "sad", by: str = "setti
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def save_sad_bars(scores: pd.DataFrame, eval_sets: Iterable[str], output_dir: str | os.PathLike, title: str,
+                  protocols: Sequence[str] = ("whole",), classical: pd.DataFrame | None = None,
+                  name: str = "sad_{eval_set}") -> list[Path]:
+    """Save one :func:`plot_setting_bars` figure of SAD per evaluation set and protocol: every arm's mean.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per (variant, seed, eval set, protocol) with ``sad``
+        (:func:`mattinglib.study.grid.run_grid`); the bars are the means over seeds.
+    eval_sets : iterable of str
+        The sets drawn, in order (a dict of datasets gives its names).
+    output_dir : str or PathLike
+    title : str
+        Each figure's title, formatted with ``eval_set`` and ``protocol``
+        (``"whole-image SAD, {eval_set}"``).
+    protocols : sequence of {"whole", "unknown"}
+        A figure per protocol and set, protocol by protocol.
+    classical : DataFrame, optional
+        Rows of methods without seeds (:func:`mattinglib.study.grid.score_baselines`), drawn
+        after the networks of the same set and protocol.
+    name : str
+        The files' name without suffix, formatted with ``protocol`` and ``eval_set`` (spaces
+        become ``_``, commas are dropped): ``sad_{eval_set}`` gives ``sad_real_photos.png``.
+
+    Returns
+    -------
+    list of Path
+        The PNG and PDF files, in the order written (the figures stay open to be shown).
+    """
+    eval_sets = list(eval_sets)
+    written = []
+    for protocol in protocols:
+        for set_name in eval_sets:
+            rows = scores[(scores["eval_set"] == set_name) & (scores["protocol"] == protocol)]
+            if classical is not None:
+                rows = pd.concat([rows, classical[(classical["eval_set"] == set_name)
+                                                  & (classical["protocol"] == protocol)]], ignore_index=True)
+            fig = plot_setting_bars(rows, "sad", by="variant", title=title.format(eval_set=set_name, protocol=protocol))
+            file_name = name.format(eval_set=set_name.replace(" ", "_").replace(",", ""), protocol=protocol)
+            written += save_figure(fig, Path(output_dir) / file_name)
+    return written
 
 
 def prediction_rows(eval_sets: dict[str, object], models: dict[str, "torch.nn.Module"],

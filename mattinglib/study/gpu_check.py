@@ -60,6 +60,7 @@ import pandas as pd
 import torch
 
 from mattinglib.atomic import atomic_path, atomic_write_text
+from mattinglib.data.alphamatting import SUBFOLDER
 from mattinglib.environment import DATA_ENV, data_root_from_env
 from mattinglib.study.profiles import PROFILES, real_track_config
 
@@ -75,7 +76,6 @@ GPU_STEPS = 400
 BUDGET_S = 450.0
 EXIT_NO_CUDA = 2
 EXIT_NO_DATA = 3
-SCENES_SUBFOLDER = "alphamatting-lowres"
 
 
 class ChecksFailed(Exception):
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"steps per run (default {GPU_STEPS} at the gpu profile, the profile's own otherwise)")
     parser.add_argument("--profile", default="gpu", choices=PROFILES, help="scale of the runs (default %(default)s)")
     parser.add_argument("--data-root", default=None, metavar="DIR",
-                        help=f"folder holding {SCENES_SUBFOLDER}/ (default ${DATA_ENV})")
+                        help=f"folder holding {SUBFOLDER}/ (default ${DATA_ENV})")
     parser.add_argument("--runs", default=None, metavar="DIR",
                         help="runs go to DIR/<profile>/ (DIR default $MATTINGLIB_RUNS or runs/)")
     parser.add_argument("--device", default=None, help="torch device (default the profile's: cuda at gpu)")
@@ -143,8 +143,8 @@ def run_check(args: argparse.Namespace) -> int:
     test_sets = real_scene_sets(str(data_root), download=False, split="test", trimaps=("Trimap1",),
                                 max_scenes=args.max_scenes)
     if not test_sets:  # real_scene_sets printed why
-        raise ChecksFailed(EXIT_NO_DATA, f"the held-out scenes under {data_root / SCENES_SUBFOLDER} cannot be read: "
-                                         f"set {DATA_ENV} to the folder holding {SCENES_SUBFOLDER}/ (nothing is "
+        raise ChecksFailed(EXIT_NO_DATA, f"the held-out scenes under {data_root / SUBFOLDER} cannot be read: "
+                                         f"set {DATA_ENV} to the folder holding {SUBFOLDER}/ (nothing is "
                                          "downloaded)")
     (set_name, scenes), = test_sets.items()
     root = runs_root(args.profile, args.runs)
@@ -210,12 +210,12 @@ def _scene_data_root(explicit: str | None) -> Path:
     """
     base = Path(explicit) if explicit else data_root_from_env()
     if base is None:
-        raise ChecksFailed(EXIT_NO_DATA, f"{DATA_ENV} is not set: set it to the folder holding {SCENES_SUBFOLDER}/ "
+        raise ChecksFailed(EXIT_NO_DATA, f"{DATA_ENV} is not set: set it to the folder holding {SUBFOLDER}/ "
                                          "(or pass --data-root DIR); nothing is downloaded")
-    if not (base / SCENES_SUBFOLDER).is_dir():
-        raise ChecksFailed(EXIT_NO_DATA, f"{base / SCENES_SUBFOLDER} does not exist: copy the alphamatting.com scenes "
+    if not (base / SUBFOLDER).is_dir():
+        raise ChecksFailed(EXIT_NO_DATA, f"{base / SUBFOLDER} does not exist: copy the alphamatting.com scenes "
                                          f"there, or set {DATA_ENV} (--data-root) to the folder holding "
-                                         f"{SCENES_SUBFOLDER}/; nothing is downloaded")
+                                         f"{SUBFOLDER}/; nothing is downloaded")
     return base
 
 

@@ -5,7 +5,10 @@ are each a grid. Every run trains into a folder named after its config (:func:`r
 and is resumed or reused when that folder already holds a finished run, so rerunning a
 notebook only trains what is missing, an interrupted grid continues where it stopped, and
 notebooks that share a root share the runs they have in common (the fine-label baseline of
-notebook 10 is the one notebooks 30 and 40 compare against).
+notebook 10 is the one notebooks 30 and 40 compare against). A run's scores are kept in its
+folder too (:mod:`mattinglib.study.score_cache`, keyed by its weights, the evaluation set, the
+scoring code and the protocol), so a rerun after an edit that leaves scoring alone predicts
+nothing; each network predicts each image once for all the protocols.
 """
 from __future__ import annotations
 
@@ -19,10 +22,15 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from mattinglib.build import build_datasets
+from mattinglib.build import build_held_out_set
 from mattinglib.config import TrainConfig
-from mattinglib.evaluate import evaluate
+from mattinglib.study.score_cache import (SCORES_FOLDER, ScoreCache, dataset_digest, evaluate_cached,
+                                          network_scoring_code, scoring_code_digest, weights_digest)
 from mattinglib.train import CHECKPOINT, checkpoint_step, export_model, load_model, train
+
+
+#: The folder of a runs root that holds the classical methods' scores (:func:`score_baselines`).
+BASELINE_SCORES = "baselines"
 
 
 def run_dir(root: str | Path, config: TrainConfig) -> Path:
@@ -72,7 +80,9 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
     -------
     DataFrame, or GridScores when ``per_image``
         One row per (variant, seed, eval set, protocol) with the mean metrics of that run and
-        its ``run_dir`` (its ``checkpoint.pt`` loads with :func:`mattinglib.train.load_model`).
+        its ``run_dir`` (its ``checkpoint.pt`` loads with :func:`mattinglib.checkpoints.load_model`).
+        Scores a run's ``scores/`` folder holds for the same weights, set, scoring code and
+        protocol are read from there (:mod:`mattinglib.study.score_cache`), equal bit for bit.
     """
     configs = {}
     for variant, changes in variants.items():
@@ -84,14 +94,21 @@ def run_grid(base: TrainConfig, variants: dict[str, dict], seeds: list[int], roo
         # and the default k): train each folder once.
         _train_in_processes(list({c.out_dir: c for c in configs.values()}.values()), jobs, progress)
     rows, image_rows = [], []
+    set_digests, codes = {}, {}  # of the shared evaluation sets and per network module: taken once
     bar = tqdm(total=len(configs), desc="runs" if jobs == 1 else "scoring", disable=not progress)
     for (variant, seed), config in configs.items():
         model = _finished_model(config)
         torch.set_num_threads(base.threads)  # score with every thread the base config grants
+        module = type(model).__module__
+        codes[module] = codes.get(module) or network_scoring_code(model)
+        cache = ScoreCache(Path(config.out_dir) / SCORES_FOLDER, {"weights": weights_digest(model)}, codes[module])
         sets = eval_sets if eval_sets is not None else {"held-out": _own_test_set(config)}
         for set_name, dataset in sets.items():
+            if eval_sets is None or set_name not in set_digests:
+                set_digests[set_name] = dataset_digest(dataset)
+            evaluations = evaluate_cached(model, dataset, protocols, cache, set_digests[set_name])
             for protocol in protocols:
-                evaluation = evaluate(model, dataset, protocol)
+                evaluation = evaluations[protocol]
                 key = {"variant": variant, "seed": seed, "eval_set": set_name, "protocol": protocol}
                 rows.append(key | evaluation.mean.to_dict() | {"run_dir": config.out_dir})
                 if per_image:
@@ -161,7 +178,7 @@ def _train_quietly(config: dict) -> str:
 
 
 def _own_test_set(config: TrainConfig):
-    test = build_datasets(config)[1]
+    test = build_held_out_set(config)
     if test is None:
         raise ValueError(f"the runs of dataset {config.dataset!r} have no held-out set: pass eval_sets")
     return test
@@ -182,7 +199,8 @@ def predicting_once(predict):
 
 
 def score_baselines(eval_sets: dict[str, object], methods: dict[str, str] | None = None,
-                    protocols: tuple[str, ...] = ("whole", "unknown"), seed: int = 0) -> GridScores:
+                    protocols: tuple[str, ...] = ("whole", "unknown"), seed: int = 0,
+                    runs_root: str | Path | None = None) -> GridScores:
     """Score classical predictors given the test trimap on every evaluation set, like :func:`run_grid`.
 
     Parameters
@@ -194,19 +212,30 @@ def score_baselines(eval_sets: dict[str, object], methods: dict[str, str] | None
         must beat and the classical matte it should come near (the competence gates).
     seed : int
         The ``seed`` value of their rows (they are deterministic).
+    runs_root : path, optional
+        The runs' root (as for :func:`run_grid`): the scores are kept in its
+        :data:`BASELINE_SCORES` folder (:class:`~mattinglib.study.score_cache.ScoreCache`, keyed
+        by the method, the set, the method's scoring code and the protocol), and a rerun reads
+        them back instead of solving every image again. None: nothing is kept.
     """
     from mattinglib.baselines import baseline_predictor
     from mattinglib.matte import matte_predictor
 
     methods = methods or {"trimap as alpha": "trimap", "closed-form": "closed-form"}
     rows, image_rows = [], []
+    set_digests = {}
     for name, method in methods.items():
         # "ddc-prior": DDC optimised per image (no network), the default of `matte`.
-        solver = matte_predictor(method) if method == "ddc-prior" else baseline_predictor(method)
-        predictor = predicting_once(solver)
+        make_solver = matte_predictor if method == "ddc-prior" else baseline_predictor
+        predictor = predicting_once(make_solver(method))
+        cache = None if runs_root is None else ScoreCache(Path(runs_root) / BASELINE_SCORES, {"method": method},
+                                                          scoring_code_digest((make_solver.__module__,)))
         for set_name, dataset in eval_sets.items():
+            if cache is not None and set_name not in set_digests:
+                set_digests[set_name] = dataset_digest(dataset)
+            evaluations = evaluate_cached(predictor, dataset, protocols, cache, set_digests.get(set_name))
             for protocol in protocols:
-                evaluation = evaluate(predictor, dataset, protocol)
+                evaluation = evaluations[protocol]
                 key = {"variant": name, "seed": seed, "eval_set": set_name, "protocol": protocol}
                 rows.append(key | evaluation.mean.to_dict())
                 image_rows.append(evaluation.per_image.assign(image=range(len(evaluation.per_image)), **key))

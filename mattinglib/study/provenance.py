@@ -1,10 +1,12 @@
 """Provenance of a study run: the code version, the cache key, the commit and the packages.
 
 A notebook's results are keyed by the notebook file's hash, the injected parameters, the code
-version (hash of every ``mattinglib/**/*.py``), the profile, which data sets were found under
-the data root (:func:`datasets_found`: a notebook run without the real scenes is rerun once
-they appear) and, for a summary notebook, the results it reads (:func:`summary_inputs`);
-``run.json`` records the key, its parts, the commit and the package versions.
+version (hash of every ``mattinglib/**/*.py``, :func:`mattinglib.versions.code_digest`), the
+profile, which data sets were found under the data root (:func:`datasets_found`: a notebook run
+without the real scenes is rerun once they appear) and, for a summary notebook, the results it
+reads (:func:`summary_inputs`); ``run.json`` records the key, its parts, a digest of each code
+file (:func:`mattinglib.versions.file_digests`), the commit and the package versions, from which
+:func:`rerun_reason` tells why a notebook is executed again (which parameters or files changed).
 """
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ import hashlib
 import json
 import os
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import mattinglib
+from mattinglib.versions import changed_files, code_digest
 
 #: Packages whose versions every run.json records.
 RECORDED_PACKAGES = ("torch", "numpy", "scipy", "scikit-image", "pymatting", "pandas", "matplotlib",
@@ -32,15 +34,9 @@ def _sha256_file(path: Path) -> str:
 
 
 def code_version(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
-    """Hex SHA-256 over the relative paths and bytes of every ``*.py`` file of the package."""
-    package_dir = Path(package_dir)
-    digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """Hex SHA-256 over the relative paths and bytes of every ``*.py`` file of the package, the
+    study included (:func:`mattinglib.versions.code_digest`)."""
+    return code_digest(package_dir)
 
 
 def datasets_found(data_root: str | os.PathLike | None = None) -> dict[str, bool]:
@@ -123,18 +119,6 @@ def git_state(repo: Path = REPO_ROOT, exclude: Path | None = None) -> dict:
     return {"sha": sha, "dirty": None if status is None else bool(status)}
 
 
-def package_versions() -> dict:
-    """Installed versions of :data:`RECORDED_PACKAGES` (None where not installed)."""
-    versions = {}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-
 def display_path(path: str | os.PathLike) -> str:
     """A path relative to the repository root when inside it (what notebooks see as cwd)."""
     path = Path(path).resolve()
@@ -175,3 +159,71 @@ def is_cached(final_dir: Path, name: str, key: str) -> bool:
     if record is None or not (final_dir / f"{name}.ipynb").is_file():
         return False
     return record.get("key") == key and record.get("status") == "ok"
+
+
+#: How many names a reason lists before it says how many more there are.
+REASON_NAMES = 6
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:REASON_NAMES])
+    return shown + (f" and {len(names) - REASON_NAMES} more" if len(names) > REASON_NAMES else "")
+
+
+def rerun_reason(record: dict | None, key_parts: dict, code_files: dict[str, str], forced: bool = False) -> str:
+    """Why a notebook is executed although ``results/<name>/`` may hold a run of it, in words.
+
+    Parameters
+    ----------
+    record : dict or None
+        Its earlier ``run.json`` (:func:`read_run_json`), None when there is none.
+    key_parts : dict
+        The parts of the new key (:func:`run_key`).
+    code_files : dict of str to str
+        The package's files now, relative path -> digest (:func:`mattinglib.versions.file_digests`);
+        compared with the earlier run's ``code_files`` to name the files that changed.
+    forced : bool
+        ``--force`` was given.
+
+    Returns
+    -------
+    str
+        E.g. ``"code changed (mattinglib/train.py, mattinglib/evaluate.py)"``, ``"parameters
+        changed (STEPS)"``, ``"notebook changed"``, ``"no earlier run"``, several joined by
+        ``"; "``; ``"forced (--force)"`` when nothing changed.
+    """
+    if record is None:
+        return "no earlier run"
+    before = record.get("key_parts") or {}
+    reasons = []
+    if before.get("notebook_sha256") != key_parts.get("notebook_sha256"):
+        reasons.append("notebook changed")
+    old_parameters, new_parameters = before.get("parameters") or {}, key_parts.get("parameters") or {}
+    parameters = sorted(name for name in old_parameters.keys() | new_parameters.keys()
+                        if old_parameters.get(name) != new_parameters.get(name))
+    if parameters:
+        reasons.append(f"parameters changed ({_names(parameters)})")
+    if before.get("profile") != key_parts.get("profile") and "PROFILE" not in parameters:
+        reasons.append("profile changed")
+    if before.get("code_version") != key_parts.get("code_version"):
+        old_files = record.get("code_files")
+        files = changed_files(old_files, code_files) if isinstance(old_files, dict) else []
+        reasons.append(f"code changed ({_names([f'{PACKAGE_DIR.name}/{path}' for path in files])})" if files else
+                       "code changed" + ("" if isinstance(old_files, dict) else " (the earlier run recorded no files)"))
+    old_data, new_data = before.get("data") or {}, key_parts.get("data") or {}
+    data = [f"{name} {'now found' if new_data.get(name) else 'now missing'}"
+            for name in sorted(old_data.keys() | new_data.keys()) if old_data.get(name) != new_data.get(name)]
+    if data:
+        reasons.append(f"data changed ({_names(data)})")
+    old_inputs, new_inputs = before.get("inputs") or {}, key_parts.get("inputs") or {}
+    inputs = sorted(path for path in old_inputs.keys() | new_inputs.keys() if old_inputs.get(path) != new_inputs.get(path))
+    if inputs:
+        reasons.append(f"results it reads changed ({_names(inputs)})")
+    named = {"notebook_sha256", "parameters", "profile", "code_version", "data", "inputs"}
+    reasons += [f"{part} changed" for part in sorted(before.keys() | key_parts.keys())
+                if part not in named and before.get(part) != key_parts.get(part)]
+    if reasons:
+        return "; ".join(reasons)
+    if record.get("status") != "ok":
+        return "earlier run did not finish"
+    return "forced (--force)" if forced else "earlier results incomplete"

@@ -64,7 +64,7 @@ def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], ro
         area x parameters relative to the profile's regime; ``reference_sad``: the reference's
         mean SAD on ``eval_sets``.
     """
-    baseline = score_baselines(eval_sets, methods={reference: reference}, protocols=(protocol,)).runs
+    baseline = score_baselines(eval_sets, methods={reference: reference}, protocols=(protocol,), runs_root=root).runs
     reference_sad = float(baseline["sad"].mean())
     variants = {PROFILE_REGIME: dict(setting)} | {name: dict(setting) | change for name, change in regimes.items()}
     scores = run_grid(base, variants, [TUNING_SEED], root, eval_sets=eval_sets, protocols=(protocol,), jobs=jobs)

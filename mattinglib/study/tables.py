@@ -248,3 +248,38 @@ def mean_spread(df: pd.DataFrame, by: str | Sequence[str], metrics: str | Sequen
                 row[metric] = f"{format(mean, float_format)} ± {format(std, float_format)} ({len(values)})"
         rows.append(row)
     return pd.DataFrame(rows, columns=by + metrics)
+
+
+#: What a grid's summary groups by: one row per evaluation set, protocol and arm.
+SUMMARY_BY = ("eval_set", "protocol", "variant")
+
+
+def write_score_tables(scores: pd.DataFrame, output_dir: str | os.PathLike, metrics: Sequence[str], caption: str,
+                       classical: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Write a grid's two tables, ``scores_per_run`` and ``summary``, into ``output_dir``; return the summary.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per (variant, seed, eval set, protocol) with the run's mean metrics and its
+        ``run_dir`` (:func:`mattinglib.study.grid.run_grid`); ``scores_per_run`` is this table
+        without ``run_dir`` (a path of this machine).
+    output_dir : str or PathLike
+    metrics : sequence of str
+        The numeric columns summarised (:func:`mean_spread`).
+    caption : str
+        The summary's caption (what the numbers are, their units).
+    classical : DataFrame, optional
+        Rows of methods without seeds (classical matting, trimap as alpha; the ``runs`` of
+        :func:`mattinglib.study.grid.score_baselines`), summarised after the networks.
+
+    Returns
+    -------
+    DataFrame
+        The summary: :data:`SUMMARY_BY`, then one ``"mean ± std (n)"`` column per metric.
+    """
+    write_table(scores.drop(columns="run_dir"), Path(output_dir) / "scores_per_run")
+    rows = scores if classical is None else pd.concat([scores, classical], ignore_index=True)
+    summary = mean_spread(rows, by=list(SUMMARY_BY), metrics=metrics)
+    write_table(summary, Path(output_dir) / "summary", caption=caption)
+    return summary

@@ -60,6 +60,21 @@ def search(base: TrainConfig, changes: dict, lr_factors=LR_FACTORS, knobs=None) 
     return {name: changes | setting for name, setting in _settings(base, changes, lr_factors, knobs).items()}
 
 
+def describe_search(base: TrainConfig, arms: dict[str, dict], lr_factors=LR_FACTORS,
+                    knobs: dict[str, dict] | None = None) -> str:
+    """One line: the learning rates every arm of ``arms`` tries and each arm's own knob values.
+
+    Same arguments as :func:`tune` (``knobs``: arm name -> knob values replacing :data:`KNOBS`).
+    """
+    knobs = knobs or {}
+    own = []
+    for arm, changes in arms.items():
+        arm_knobs = knobs.get(arm, KNOBS[base.replace(**changes).supervision])
+        own.append(f"{arm} " + (", ".join(f"{key} {list(values)}" for key, values in arm_knobs.items()) or "none"))
+    return (f"learning rate x {list(lr_factors)} for every arm (the profile's lr is {base.lr:g}); own knob: "
+            + "; ".join(own))
+
+
 def _settings(base: TrainConfig, changes: dict, lr_factors, knobs) -> dict[str, dict]:
     """Name -> the searched keys' values (``lr`` and the knobs) of each setting of an arm."""
     arm = base.replace(**changes)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mattinglib.data.photos import Photo, load_photo_pool, split_photo_pool
+from mattinglib.data.photos import Photo, load_photo_pool, photo_splits
 from mattinglib.data.transforms import SeededDataset, Transform, make_sample
 from mattinglib.labels import make_trimap
 
@@ -48,15 +48,15 @@ class SyntheticMattingDataset(SeededDataset):
     epoch when ``resample_per_epoch``): the foreground and background photos (distinct when the
     split has two or more), the composite, and the trimap (:func:`mattinglib.labels.make_trimap`
     with ``trimap_width``). The train and test splits use disjoint photos
-    (:func:`~mattinglib.data.photos.split_photo_pool` with ``test_fraction`` and ``split_seed``)
+    (:func:`~mattinglib.data.photos.photo_splits` with ``test_fraction`` and ``split_seed``)
     and disjoint seed streams. A ``transform(sample, rng)`` then gets
     ``rng = default_rng((seed, epoch, index))`` (:class:`SeededDataset`), so random crops change
     with :meth:`set_epoch` while the composite does not.
 
     With ``validation_fraction > 0`` the photos left after the test split are split again
-    (seed ``split_seed + 1``): "validation" uses the held-out part, "train" the rest, so the
-    three splits share no photograph and no seed stream (where settings are chosen on the
-    validation split, the test split stays unseen).
+    (:func:`~mattinglib.data.splits.split_pool`): "validation" uses the held-out part, "train"
+    the rest, so the three splits share no photograph and no seed stream (where settings are
+    chosen on the validation split, the test split stays unseen).
 
     Parameters
     ----------
@@ -136,9 +136,7 @@ class SyntheticMattingDataset(SeededDataset):
         if split is None:
             self.photos = list(pool)
         else:
-            train, test = split_photo_pool(pool, test_fraction, split_seed)
-            train, validation = split_photo_pool(train, validation_fraction, split_seed + 1)
-            self.photos = {"train": train, "validation": validation, "test": test}[split]
+            self.photos = photo_splits(pool, test_fraction, validation_fraction, split_seed)[split]
             if not self.photos:
                 raise ValueError(f"the {split!r} split has no photo (test_fraction={test_fraction}, "
                                  f"validation_fraction={validation_fraction}, "
