@@ -19,6 +19,7 @@ from .data import (AddNeighbors, AlphaMattingDataset, Compose, FolderMattingData
                    photo_splits, split_pool)
 from .data.alphamatting import SUBFOLDER, data_root
 from .data.labelling import DegradeAlpha, MakeLabel
+from .data.mixed import MixedDataset
 from .data.splits import validation_seed
 from .environment import cache_dir, item_store_dir
 from .losses import MattingCriterion
@@ -135,9 +136,19 @@ def _build_split(config: TrainConfig, split: str):
         common = dict(size=config.image_size, test=TEST_FRACTION, validation=VALIDATION_FRACTION,
                       split_seed=TEST_SEED, cache_dir=cache_dir(), split=split)
         if training:
-            return RealForegroundCompositeDataset(scenes, backgrounds, config.train_length, seed=config.seed,
+            real = RealForegroundCompositeDataset(scenes, backgrounds, config.train_length, seed=config.seed,
                                                   transform=train_transform(config, relabel=True),
                                                   foreground_jitter=config.colour_jitter, **common)
+            if not config.synthetic_share:
+                return real
+            # Synthetic composites over the same training photographs, relabelled like the real
+            # ones, for the edges the 16 training foregrounds do not show.
+            synthetic = SyntheticMattingDataset(length=config.train_length, seed=config.seed, size=config.image_size,
+                                                split="train", photos=load_photo_pool(config.photo_dirs),
+                                                test_fraction=TEST_FRACTION, validation_fraction=VALIDATION_FRACTION,
+                                                transform=train_transform(config, relabel=True),
+                                                trimap_width=config.trimap_width, store=item_store_dir())
+            return MixedDataset(real, synthetic, config.synthetic_share)
         return RealForegroundCompositeDataset(scenes, backgrounds, config.test_length,
                                               seed=HELD_OUT_SEEDS[split], **common)
     if config.dataset == "alphamatting":

@@ -29,7 +29,8 @@ RUNTIME_KEYS = ("out_dir", "progress", "num_workers", "eval_every", "log_every",
 #: Keys added after runs of the study existed, with the value that computes what the runs
 #: before them computed: a run at that value leaves the key out of its identity, so adding a
 #: key never renames (and retrains) the runs that do not use it.
-NEUTRAL_DEFAULTS = {"colour_jitter": 0.0, "holdout_fraction": 0.0, "pretrained": None}
+NEUTRAL_DEFAULTS = {"colour_jitter": 0.0, "holdout_fraction": 0.0, "pretrained": None, "encoder_lr_scale": 1.0,
+                    "synthetic_share": 0.0}
 
 # What TrainConfig.__post_init__ checks beyond the types, as the tables it reads, so that
 # `python -m mattinglib config` (describe_keys) states the rules that are enforced.
@@ -49,8 +50,10 @@ KEY_RULES = {
     "lr_factors": "as many as lr_milestones",
     "crop_size": "<= image_size (dataset synthetic)",
     "colour_jitter": "in [0, 1); above 0 only with dataset realfg",
+    "synthetic_share": "in [0, 1); above 0 only with dataset realfg",
     "holdout_fraction": "in [0, 1); above 0 only with dataset folder, folder_layout generic",
     "in_channels": "3 (image) or 4 (image + trimap)",
+    "encoder_lr_scale": "> 0",
 }
 
 
@@ -74,6 +77,9 @@ class TrainConfig:
         ``train_length`` the number of distinct training items (composites).
         ``colour_jitter`` (real-foreground composites only) scales each training foreground's
         brightness, contrast and saturation by factors drawn in [1 - j, 1 + j] (0: none).
+        ``synthetic_share`` (real-foreground composites only) is the share, in [0, 1), of the
+        training items that are synthetic composites with exact alpha over the same training
+        photographs (:class:`~mattinglib.data.mixed.MixedDataset`; 0: none).
         ``holdout_fraction`` (a user's own folder only: dataset "folder", folder_layout
         "generic") is the share of its images, in [0, 1), kept out of training and scored every
         ``eval_every`` steps (at least one image when > 0 and the folder has two or more; drawn
@@ -102,7 +108,9 @@ class TrainConfig:
     Optimisation
         AdamW with ``lr``, ``weight_decay``, linear warm-up over ``warmup_steps``, then the lr is
         multiplied by ``lr_factors[i]`` from the fraction ``lr_milestones[i]`` of ``steps`` on.
-        ``layer_decay`` (< 1) scales ViT block learning rates layer-wise.
+        ``layer_decay`` (< 1) scales ViT block learning rates layer-wise; ``encoder_lr_scale``
+        scales the learning rate of a pretrained encoder against the decoder's (a network with
+        an ``encoder``, :class:`~mattinglib.models.EncoderUNet`).
     Bookkeeping
         ``out_dir`` holds ``config.json``, ``checkpoint.pt`` (every ``checkpoint_every`` steps,
         atomic) and ``history.csv``; ``eval_every`` steps a held-out evaluation is logged.
@@ -120,6 +128,7 @@ class TrainConfig:
     scale_range: tuple[float, float] = (1.0, 1.0)
     flip: bool = True
     colour_jitter: float = 0.0
+    synthetic_share: float = 0.0
     holdout_fraction: float = 0.0
     # labels
     label: str = "trimap"
@@ -152,6 +161,7 @@ class TrainConfig:
     lr_milestones: tuple[float, ...] = (0.6, 0.9)
     lr_factors: tuple[float, ...] = (0.1, 0.05)
     layer_decay: float = 1.0
+    encoder_lr_scale: float = 1.0
     grad_clip: float = 1.0
     # runtime
     seed: int = 0
@@ -189,12 +199,19 @@ class TrainConfig:
             raise ValueError(f"colour_jitter must lie in [0, 1), got {self.colour_jitter}")
         if self.colour_jitter and self.dataset != "realfg":
             raise ValueError("colour_jitter applies to real-foreground composites (dataset='realfg') only")
+        if not 0.0 <= self.synthetic_share < 1.0:
+            raise ValueError(f"synthetic_share must lie in [0, 1), got {self.synthetic_share}")
+        if self.synthetic_share and self.dataset != "realfg":
+            raise ValueError("synthetic_share mixes synthetic items into real-foreground composites "
+                             "(dataset='realfg') only")
         if not 0.0 <= self.holdout_fraction < 1.0:  # also rejects NaN
             raise ValueError(f"holdout_fraction must lie in [0, 1), got {self.holdout_fraction}")
         if self.holdout_fraction and not self.own_folder:
             raise ValueError("holdout_fraction applies to a user's own folder (dataset='folder', "
                              f"folder_layout='generic') only, not dataset={self.dataset!r} "
                              f"folder_layout={self.folder_layout!r}: their held-out sets are fixed")
+        if not self.encoder_lr_scale > 0:  # also rejects NaN
+            raise ValueError(f"encoder_lr_scale must be > 0, got {self.encoder_lr_scale}")
         if self.in_channels not in (3, 4):
             raise ValueError(f"in_channels must be 3 (image) or 4 (image + trimap), got {self.in_channels}")
 
@@ -268,6 +285,8 @@ KEY_HELP = {
     "flip": "random horizontal flips of the training crops",
     "colour_jitter": "j: each training foreground's brightness, contrast and saturation scaled by factors drawn in "
                      "[1-j, 1+j] (real-foreground composites); 0: none",
+    "synthetic_share": "share of the training items that are synthetic composites with exact alpha over the same "
+                       "training photos (real-foreground composites); 0: none",
     "holdout_fraction": "share of your own folder's images kept out of training and scored every eval_every steps "
                         "(drawn with a fixed seed); 0: train on all, score nothing",
     # labels
@@ -307,6 +326,7 @@ KEY_HELP = {
     "lr_milestones": "fractions of steps from which the learning rate is lr times the matching lr_factors entry",
     "lr_factors": "learning-rate factors, one per lr_milestones entry",
     "layer_decay": "layer-wise learning-rate decay of ViT blocks (lr x layer_decay^(layers - layer)); 1: none",
+    "encoder_lr_scale": "the pretrained encoder's learning rate as a multiple of lr (models with an encoder); 1: same",
     "grad_clip": "clip the gradient's global norm to this; 0: no clipping",
     # runtime
     "seed": "seed of the run's draws: training items, labels, crops, initial weights",

@@ -133,11 +133,18 @@ def run_device(config: TrainConfig, rank: int) -> torch.device:
 
 
 def param_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]:
-    """AdamW parameter groups: no weight decay on biases and norms; layer-wise lr decay for ViTs.
+    """AdamW parameter groups: no weight decay on biases and norms; layer-wise lr decay for ViTs;
+    the encoder's own lr scale for a network with a pretrained encoder.
 
     With ``layer_decay < 1`` and a model exposing ``layer_id(name) -> (layer, num_layers)``,
-    a parameter of layer ``l`` gets ``lr_scale = layer_decay ** (num_layers - l)``.
+    a parameter of layer ``l`` gets ``lr_scale = layer_decay ** (num_layers - l)``. With
+    ``encoder_lr_scale != 1`` (a model with an ``encoder`` sub-module, else ValueError), the
+    encoder's parameters get ``lr_scale = encoder_lr_scale``.
     """
+    encoder_scale = config.encoder_lr_scale
+    if encoder_scale != 1.0 and not isinstance(getattr(model, "encoder", None), torch.nn.Module):
+        raise ValueError(f"encoder_lr_scale {encoder_scale} applies to a network with a pretrained encoder; "
+                         f"model {config.model!r} has none")
     groups: dict[tuple[float, float], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -147,6 +154,8 @@ def param_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]:
         if config.layer_decay < 1.0 and hasattr(model, "layer_id"):
             layer, num_layers = model.layer_id(name)
             scale = config.layer_decay ** (num_layers - layer)
+        if encoder_scale != 1.0 and name.startswith("encoder."):
+            scale *= encoder_scale
         groups.setdefault((decay, scale), []).append(p)
     return [{"params": ps, "weight_decay": d, "lr_scale": s} for (d, s), ps in groups.items()]
 

@@ -282,6 +282,8 @@ BROKEN_RULES = {
     "colour_jitter": {"colour_jitter": 0.1},
     "holdout_fraction": {"holdout_fraction": 0.2},
     "in_channels": {"in_channels": 5},
+    "encoder_lr_scale": {"encoder_lr_scale": 0.0},
+    "synthetic_share": {"synthetic_share": 0.5},
 }
 
 

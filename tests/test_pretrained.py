@@ -217,3 +217,19 @@ def test_a_run_is_bit_identical_when_repeated(name, tmp_path):
 def test_encoder_unet_rejects_unknown_encoders():
     with pytest.raises(ValueError, match="unknown encoder"):
         EncoderUNet("resnet50")
+
+
+def test_encoder_lr_scale_scales_the_encoders_learning_rate_only():
+    from mattinglib.train import param_groups
+
+    config = TrainConfig(model="mobilenetv2-unet", model_width=None, in_channels=4, pretrained=False,
+                         encoder_lr_scale=0.1)
+    model = build_model_for(config)
+    scale_of = {id(p): group["lr_scale"] for group in param_groups(model, config) for p in group["params"]}
+    for name, p in model.named_parameters():
+        assert scale_of[id(p)] == (0.1 if name.startswith("encoder.") else 1.0), name
+    # 1 is neutral: the key leaves a run's identity (no run folder is renamed by its existence)
+    assert "encoder_lr_scale" not in config.replace(encoder_lr_scale=1.0).identity()
+    assert config.identity()["encoder_lr_scale"] == 0.1
+    with pytest.raises(ValueError, match="encoder_lr_scale"):
+        param_groups(build_model("unet", width=8), TrainConfig(encoder_lr_scale=0.5))
