@@ -31,8 +31,12 @@ study: $(STAMP)
 	$(PY) -m mattinglib.bench train --json results/benchmarks/train.json
 	$(PY) -m mattinglib.study --profile cpu
 
+# The suite in TEST_WORKERS pytest-xdist processes, each with its share of the cores as its thread
+# count (tests/conftest.py); TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # Notebooks and their jupytext percent scripts (notebooks/*.py, what a reviewer reads): after
 # editing either side, bring the other up to date (the newer file wins).
