@@ -138,7 +138,8 @@ def _build_split(config: TrainConfig, split: str):
         if training:
             real = RealForegroundCompositeDataset(scenes, backgrounds, config.train_length, seed=config.seed,
                                                   transform=train_transform(config, relabel=True),
-                                                  foreground_jitter=config.colour_jitter, **common)
+                                                  foreground_jitter=config.colour_jitter,
+                                                  translucent_share=config.translucent_share, **common)
             if not config.synthetic_share:
                 return real
             # Synthetic composites over the same training photographs, relabelled like the real

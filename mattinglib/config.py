@@ -30,7 +30,7 @@ RUNTIME_KEYS = ("out_dir", "progress", "num_workers", "eval_every", "log_every",
 #: before them computed: a run at that value leaves the key out of its identity, so adding a
 #: key never renames (and retrains) the runs that do not use it.
 NEUTRAL_DEFAULTS = {"colour_jitter": 0.0, "holdout_fraction": 0.0, "pretrained": None, "encoder_lr_scale": 1.0,
-                    "synthetic_share": 0.0}
+                    "synthetic_share": 0.0, "translucent_share": 0.0}
 
 # What TrainConfig.__post_init__ checks beyond the types, as the tables it reads, so that
 # `python -m mattinglib config` (describe_keys) states the rules that are enforced.
@@ -51,6 +51,7 @@ KEY_RULES = {
     "crop_size": "<= image_size (dataset synthetic)",
     "colour_jitter": "in [0, 1); above 0 only with dataset realfg",
     "synthetic_share": "in [0, 1); above 0 only with dataset realfg",
+    "translucent_share": "in [0, 1]; above 0 only with dataset realfg",
     "holdout_fraction": "in [0, 1); above 0 only with dataset folder, folder_layout generic",
     "in_channels": "3 (image) or 4 (image + trimap)",
     "encoder_lr_scale": "> 0",
@@ -80,6 +81,10 @@ class TrainConfig:
         ``synthetic_share`` (real-foreground composites only) is the share, in [0, 1), of the
         training items that are synthetic composites with exact alpha over the same training
         photographs (:class:`~mattinglib.data.mixed.MixedDataset`; 0: none).
+        ``translucent_share`` (real-foreground composites only) is the share, in [0, 1], of the
+        real training composites whose foreground alpha is scaled by a factor drawn in
+        :data:`~mattinglib.data.realfg.TRANSLUCENCY_RANGE` (a see-through version of the
+        scene, and a trimap drawn from the scaled alpha; 0: none).
         ``holdout_fraction`` (a user's own folder only: dataset "folder", folder_layout
         "generic") is the share of its images, in [0, 1), kept out of training and scored every
         ``eval_every`` steps (at least one image when > 0 and the folder has two or more; drawn
@@ -129,6 +134,7 @@ class TrainConfig:
     flip: bool = True
     colour_jitter: float = 0.0
     synthetic_share: float = 0.0
+    translucent_share: float = 0.0
     holdout_fraction: float = 0.0
     # labels
     label: str = "trimap"
@@ -204,6 +210,10 @@ class TrainConfig:
         if self.synthetic_share and self.dataset != "realfg":
             raise ValueError("synthetic_share mixes synthetic items into real-foreground composites "
                              "(dataset='realfg') only")
+        if not 0.0 <= self.translucent_share <= 1.0:  # also rejects NaN
+            raise ValueError(f"translucent_share must lie in [0, 1], got {self.translucent_share}")
+        if self.translucent_share and self.dataset != "realfg":
+            raise ValueError("translucent_share applies to real-foreground composites (dataset='realfg') only")
         if not 0.0 <= self.holdout_fraction < 1.0:  # also rejects NaN
             raise ValueError(f"holdout_fraction must lie in [0, 1), got {self.holdout_fraction}")
         if self.holdout_fraction and not self.own_folder:
@@ -287,6 +297,8 @@ KEY_HELP = {
                      "[1-j, 1+j] (real-foreground composites); 0: none",
     "synthetic_share": "share of the training items that are synthetic composites with exact alpha over the same "
                        "training photos (real-foreground composites); 0: none",
+    "translucent_share": "share of the real training composites whose foreground alpha is scaled by a factor in "
+                         "[0.3, 0.9] (see-through foregrounds; real-foreground composites); 0: none",
     "holdout_fraction": "share of your own folder's images kept out of training and scored every eval_every steps "
                         "(drawn with a fixed seed); 0: train on all, score nothing",
     # labels

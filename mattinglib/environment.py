@@ -25,6 +25,7 @@ once.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -67,6 +68,24 @@ def runs_dir_from_env() -> Path | None:
 def thread_variables() -> dict[str, str | None]:
     """Each of :data:`THREAD_ENVS` as set (None where unset)."""
     return {name: os.environ.get(name) for name in THREAD_ENVS}
+
+
+@contextlib.contextmanager
+def default_thread_variables(threads: int, names: tuple[str, ...] = THREAD_ENVS):
+    """Set each of ``names`` that is unset to ``threads`` for the ``with`` block, then unset it again.
+
+    For child processes started inside the block (a notebook's kernel): they inherit the
+    variables, while this process is left as it was, since numba refuses a changed
+    ``NUMBA_NUM_THREADS`` once its threads run. A value the user set is kept.
+    """
+    added = [name for name in names if os.environ.get(name) is None]
+    for name in added:
+        os.environ[name] = str(threads)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def torchrun_ranks() -> tuple[int, int, int | None]:

@@ -284,6 +284,7 @@ BROKEN_RULES = {
     "in_channels": {"in_channels": 5},
     "encoder_lr_scale": {"encoder_lr_scale": 0.0},
     "synthetic_share": {"synthetic_share": 0.5},
+    "translucent_share": {"translucent_share": 0.5},
 }
 
 

@@ -104,6 +104,31 @@ def test_foreground_jitter_changes_colours_not_the_matte(alphamatting_root, tmp_
         RealForegroundCompositeDataset(_scenes(alphamatting_root), backgrounds, foreground_jitter=1.0, **kwargs)
 
 
+def test_see_through_items_scale_the_alpha_and_draw_the_trimap_from_it(alphamatting_root, tmp_path):
+    from mattinglib.data.realfg import TRANSLUCENCY_RANGE
+
+    backgrounds = [np.full((80, 80, 3), 0.5, np.float32)]
+    kwargs = dict(length=6, seed=4, size=48, split=None, cache_dir=tmp_path)
+    plain = RealForegroundCompositeDataset(_scenes(alphamatting_root), backgrounds, **kwargs)
+    zero = RealForegroundCompositeDataset(_scenes(alphamatting_root), backgrounds, translucent_share=0.0, **kwargs)
+    every = RealForegroundCompositeDataset(_scenes(alphamatting_root), backgrounds, translucent_share=1.0, **kwargs)
+    low, high = TRANSLUCENCY_RANGE
+    for index in range(6):
+        a, b, c = plain[index], zero[index], every[index]
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["alpha"], b["alpha"])  # 0 draws nothing
+        # Every item see-through: its alpha at most the range's top, and the image composited with it
+        # (the background is uniform grey, so the composite is alpha * F + (1 - alpha) * 0.5).
+        assert c["alpha"].max() <= high + 1e-6
+        opaque = a["alpha"][0] == 1
+        if opaque.any():  # the scale factor, read where the crop was opaque, lies in the range
+            factor = c["alpha"][0][opaque]
+            assert torch.allclose(factor, factor[0]) and low - 1e-6 <= float(factor[0]) <= high + 1e-6
+    with pytest.raises(ValueError, match="translucent_share"):
+        RealForegroundCompositeDataset(_scenes(alphamatting_root), backgrounds, translucent_share=1.5, **kwargs)
+    with pytest.raises(ValueError, match="real-foreground composites"):
+        TrainConfig(dataset="synthetic", translucent_share=0.2)
+
+
 # ---- scene sets, baselines, figures ----------------------------------------------------------
 
 def test_real_scene_sets_give_the_held_out_and_validation_scenes(alphamatting_root, monkeypatch):

@@ -17,8 +17,9 @@ from mattinglib.study.findings import claim_better, claim_within, gate_for, sele
 from mattinglib.study.profiles import base_config  # noqa: E402
 from mattinglib.study.tables import mean_spread, read_table, write_score_tables  # noqa: E402
 from mattinglib.study.tuning import CORE_ARMS, KNOBS, LR_FACTORS, describe_search  # noqa: E402
+from mattinglib.study.statistics import paired_interaction  # noqa: E402
 from mattinglib.study.verdicts import (SHOWN_COLUMNS, Comparison, beats, claims_frame, comes_within,  # noqa: E402
-                                       gate_table, gated_claims)
+                                       gap_shrinks, gate_table, gated_claims)
 
 SEEDS, IMAGES = (0, 1), 8
 
@@ -96,6 +97,34 @@ def test_on_real_images_the_gate_also_holds_the_reference_to_closed_form():
     # The same scores read as a synthetic set: no closed-form condition, so the gate passes.
     assert gated_claims(far, "real photos", comparisons("real photos"), real=False, protocol="unknown",
                         profile="smoke")[0]["gate"]["passed"] is True
+
+
+def test_an_interaction_is_the_change_of_a_relative_difference_between_two_conditions():
+    # With pretraining known + DDC is 5 % above fine; without, 60 % above: the gap shrinks by ~55 points.
+    scores = per_image_scores(WORKING | {"scratch fine": 2.0, "scratch known+ddc": 3.2})
+    whole = select(scores, eval_set="synthetic", protocol="whole")
+    interaction = paired_interaction(whole, ("known+ddc", "fine"), ("scratch known+ddc", "scratch fine"))
+    assert interaction.with_pair.effect == pytest.approx(0.05, abs=0.05)
+    assert interaction.without_pair.effect == pytest.approx(0.6, abs=0.1)
+    assert interaction.effect == pytest.approx(interaction.with_pair.effect - interaction.without_pair.effect)
+    assert interaction.ci_low <= interaction.effect <= interaction.ci_high < 0
+    # The claim: reproduced behind the first pair's reference's gate; reversed, not reproduced.
+    shrinks = gap_shrinks(("known+ddc", "fine"), ("scratch known+ddc", "scratch fine"), "the gap shrinks")
+    grows = gap_shrinks(("scratch known+ddc", "scratch fine"), ("known+ddc", "fine"), "the gap grows")
+    claim, reversed_claim = gated_claims(scores, "synthetic", [shrinks, grows], real=False, profile="smoke")
+    assert claim["status"] == "reproduced" and claim["effect"] == pytest.approx(interaction.effect)
+    assert claim["candidate"] == "known+ddc / fine vs scratch known+ddc / scratch fine"
+    assert claim["reference"] == "fine"  # the gated arm, as in every claim (one row of the gate table)
+    assert claim["gate"] == gate_for(scores, "fine", "synthetic", real=False)
+    assert reversed_claim["gate"]["passed"] is False  # scratch fine (2.0) loses to known-only (1.6)
+    assert reversed_claim["status"] == "not testable"
+    # Same differences under both conditions: the interval straddles 0.
+    same = per_image_scores(WORKING | {"scratch fine": 2.0, "scratch known+ddc": 2.1}, rng_seed=3)
+    flat = paired_interaction(select(same, eval_set="synthetic", protocol="whole"), ("known+ddc", "fine"),
+                              ("scratch known+ddc", "scratch fine"))
+    assert flat.ci_low < 0 < flat.ci_high
+    with pytest.raises(ValueError, match="no scores of 'nowhere'"):
+        paired_interaction(whole, ("known+ddc", "nowhere"), ("scratch known+ddc", "scratch fine"))
 
 
 def test_claims_can_pair_on_another_grid_while_the_gate_reads_the_main_one():
@@ -224,3 +253,19 @@ def test_describe_search_names_the_learning_rates_and_every_arms_knob():
         knobs = KNOBS[arm]
         assert (f"{arm} " + (", ".join(f"{key} {list(values)}" for key, values in knobs.items()) or "none")) in text
     assert "known+ddc ddc_weight [1.0]" in describe_search(base, CORE_ARMS, knobs={"known+ddc": {"ddc_weight": [1.0]}})
+
+
+def test_the_scene_table_gives_each_scene_its_mean_over_seeds_and_its_ratio_to_the_reference():
+    from mattinglib.study.tables import scene_table
+
+    scores = per_image_scores(WORKING, eval_set="real photos")
+    names = {"real photos": [f"GT{k:02d}" for k in range(IMAGES)]}
+    table = scene_table(scores, names, protocol="unknown", reference="closed-form")
+    assert list(table["scene"]) == names["real photos"] and set(table["eval_set"]) == {"real photos"}
+    assert list(table.columns[2:2 + len(WORKING)]) == list(WORKING)
+    unknown = select(scores, protocol="unknown")
+    fine_gt03 = unknown[(unknown["variant"] == "fine") & (unknown["image"] == 3)]["sad"].mean()
+    row = table.set_index("scene").loc["GT03"]
+    assert row["fine"] == pytest.approx(fine_gt03)
+    assert row["fine / closed-form"] == pytest.approx(fine_gt03 / row["closed-form"])
+    assert "closed-form / closed-form" not in table.columns

@@ -31,6 +31,9 @@ from mattinglib.data.transforms import RandomCrop, SeededDataset, Transform
 #: Reuse each scene's crop candidates and each background tensor between items (see the
 #: module docstring); False makes them again for every item, as before.
 REUSE_PREPARED = True
+#: The factors a see-through item's foreground alpha is scaled by (``translucent_share``):
+#: from faint (a veil) to nearly opaque (a flag's cloth against the light).
+TRANSLUCENCY_RANGE = (0.3, 0.9)
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray, cache_dir: str | os.PathLike | None = None,
@@ -200,6 +203,12 @@ class RealForegroundCompositeDataset(SeededDataset):
         brightness, contrast and saturation factors drawn in [1 - j, 1 + j] per item, so that a
         network does not learn the 16-odd training scenes' colours. 0 (the default, and the held-out
         sets') draws nothing: the items are those of a dataset without the parameter.
+    translucent_share : float in [0, 1]
+        Share of the items whose foreground is made see-through: its alpha multiplied by a
+        factor drawn in :data:`TRANSLUCENCY_RANGE` before compositing (the item's alpha is the
+        scaled one, so a trimap drawn from it marks the whole object unknown where no pixel
+        stays opaque). The 16-odd training scenes show few translucent regions (a flag, a
+        net); the benchmark's held-out scenes have some. 0 (the default) draws nothing.
 
     Notes
     -----
@@ -212,8 +221,11 @@ class RealForegroundCompositeDataset(SeededDataset):
                  size=512, split: str | None = "train", test: float | Sequence[str] = 0.2,
                  split_seed: int = 0, cache_dir: str | os.PathLike | None = None,
                  transform: Transform | None = None, epoch: int = 0, validation: float = 0.0,
-                 foreground_jitter: float = 0.0):
+                 foreground_jitter: float = 0.0, translucent_share: float = 0.0):
         super().__init__(seed=seed, epoch=epoch)
+        if not 0.0 <= translucent_share <= 1.0:
+            raise ValueError(f"translucent_share must lie in [0, 1]; got {translucent_share}")
+        self.translucent_share = float(translucent_share)
         if not 0.0 <= foreground_jitter < 1.0:
             raise ValueError(f"foreground_jitter must lie in [0, 1); got {foreground_jitter}")
         self.foreground_jitter = float(foreground_jitter)
@@ -310,6 +322,8 @@ class RealForegroundCompositeDataset(SeededDataset):
         k = int(rng.integers(len(self.backgrounds)))
         background = self._background_crop(k, rng)
         alpha = cropped["alpha"]
+        if self.translucent_share and rng.random() < self.translucent_share:
+            alpha = alpha * float(rng.uniform(*TRANSLUCENCY_RANGE))
         image = alpha * foreground + (1.0 - alpha) * background
         sample = {"image": image.clamp_(0.0, 1.0), "trimap": cropped["trimap"], "alpha": alpha,
                   "name": f"{scene['name']}+bg{k}"}

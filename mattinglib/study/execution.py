@@ -37,6 +37,7 @@ A ``claims.json`` that a notebook writes into its ``OUTPUT_DIR`` must pass
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -51,6 +52,7 @@ import traceback
 from pathlib import Path
 
 from mattinglib.atomic import atomic_write_text
+from mattinglib.environment import default_thread_variables
 from mattinglib.versions import file_digests, package_versions
 
 from .claims import read_claims
@@ -223,13 +225,6 @@ def _execute(task: _Task) -> NotebookRun:
     """Execute one notebook into its temporary folder and swap it into place (runs in a worker)."""
     import papermill
 
-    if task.threads is not None:
-        # Parallel notebooks share the cores: one kernel with many OpenMP threads beside
-        # another runs several times slower than with few (README, "Threads"). The kernel
-        # inherits this process's environment; a value the user set is kept.
-        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-            os.environ.setdefault(variable, str(task.threads))
-
     final_dir = task.results_dir / task.name
     tmp_dir = task.results_dir / f".{task.name}.tmp"
     old_dir = task.results_dir / f".{task.name}.old"
@@ -253,11 +248,18 @@ def _execute(task: _Task) -> NotebookRun:
 
     try:
         try:
+            # Parallel notebooks share the cores: one kernel with many OpenMP threads beside
+            # another runs several times slower than with few (README, "Threads"). The kernel
+            # inherits the variables; this process gets its own back afterwards.
+            threads = (contextlib.nullcontext() if task.threads is None else
+                       default_thread_variables(task.threads, ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                               "NUMBA_NUM_THREADS")))
             # No tqdm bar: the cell lines above say the same and read well in a log.
-            papermill.execute_notebook(
-                str(task.notebook), str(partial), parameters=task.parameters, kernel_name=KERNEL_NAME,
-                language="python", progress_bar=False, cwd=str(REPO_ROOT), execution_timeout=task.timeout,
-                request_save_on_cell_execute=True, engine_name=_register_engine(), on_cell=on_cell)
+            with threads:
+                papermill.execute_notebook(
+                    str(task.notebook), str(partial), parameters=task.parameters, kernel_name=KERNEL_NAME,
+                    language="python", progress_bar=False, cwd=str(REPO_ROOT), execution_timeout=task.timeout,
+                    request_save_on_cell_execute=True, engine_name=_register_engine(), on_cell=on_cell)
         finally:
             # A failed run's partly executed notebook is kept too: it shows the traceback.
             if partial.exists():

@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from .claims import make_claim
-from .statistics import paired_difference, status_better, status_within
+from .statistics import paired_difference, paired_interaction, status_better, status_within
 
 #: The paper's bar for "comparable to fine labels": within 15 % of the fine-label error.
 CLOSE_TOLERANCE = 0.15
@@ -146,6 +146,28 @@ def claim_within(scores: pd.DataFrame, candidate: str, reference: str, claim: st
     """
     return _paired_claim("within", scores, candidate, reference, claim, eval_set=eval_set, profile=profile,
                          gate=gate, metric=metric, margin=tolerance, resample=resample, protocol=protocol)
+
+
+def claim_interaction(scores: pd.DataFrame, with_pair: tuple[str, str], without_pair: tuple[str, str], claim: str, *,
+                      eval_set: str, profile: str, gate: dict, metric: str = "sad", protocol: str = "whole") -> dict:
+    """Claim "``candidate / reference - 1`` is lower under the first condition than under the second".
+
+    E.g. known + DDC's distance to fine labels shrinks with a pretrained encoder:
+    ``with_pair = ("known+ddc", "fine")``, ``without_pair = ("scratch known+ddc", "scratch fine")``
+    (:func:`~mattinglib.study.statistics.paired_interaction`). Status as for :func:`claim_better`
+    on the change (reproduced when its whole interval lies below 0); ``not testable`` when
+    ``gate`` (the first condition's reference) failed. The claim's ``candidate`` names the two
+    pairs (``"a / b vs c / d"``), its ``reference`` the gated arm (``b``), as in every claim.
+    """
+    interaction = paired_interaction(scores, with_pair, without_pair, metric=metric)
+    status = "not testable" if gate["passed"] is False else status_better(interaction)
+    finding = (f"{protocol} {interaction.describe()} (claimed: lower with the first pair's condition); "
+               f"{_gate_text(gate) if gate['passed'] is not None else gate['rule']}.")
+    return make_claim(claim, status, finding, metric=f"{protocol} {metric}",
+                      candidate=f"{' / '.join(with_pair)} vs {' / '.join(without_pair)}", reference=with_pair[1],
+                      eval_set=eval_set, profile=profile, gate=gate,
+                      effect=interaction.effect, ci_low=interaction.ci_low, ci_high=interaction.ci_high,
+                      n_seeds=interaction.n_seeds, n_images=interaction.n_images)
 
 
 def gate_for(per_image: pd.DataFrame, reference: str, eval_set: str, *, real: bool, metric: str = "sad",

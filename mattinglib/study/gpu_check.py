@@ -245,8 +245,8 @@ def _classical_row(runs: pd.DataFrame, name: str) -> dict:
 
 def _train_and_score(config, track: str, arm: str, root: Path, test_sets: dict) -> tuple[dict, pd.DataFrame]:
     """Train one run into its run_dir folder and score it on the held-out scenes, timing both."""
-    from mattinglib.evaluate import as_predictor, evaluate
-    from mattinglib.study.grid import predicting_once, run_dir
+    from mattinglib.evaluate import evaluate_protocols
+    from mattinglib.study.grid import run_dir
     from mattinglib.train import CHECKPOINT, checkpoint_step, train
 
     config = config.replace(out_dir=str(run_dir(root, config)))
@@ -256,11 +256,9 @@ def _train_and_score(config, track: str, arm: str, root: Path, test_sets: dict) 
     train_s = time.perf_counter() - tick
     tick = time.perf_counter()
     # The model stays on the device it trained on: scoring full-size scenes is quick there.
-    predict = predicting_once(as_predictor(result.model))
     sad, per_image = {}, []
     for set_name, dataset in test_sets.items():
-        for protocol in PROTOCOLS:
-            evaluation = evaluate(predict, dataset, protocol)
+        for protocol, evaluation in evaluate_protocols(result.model, dataset, PROTOCOLS).items():
             sad[protocol] = float(evaluation.mean["sad"])
             per_image.append(evaluation.per_image.assign(
                 variant=f"{track} {arm}", seed=config.seed, eval_set=set_name, protocol=protocol,

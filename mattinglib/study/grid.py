@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -184,20 +183,6 @@ def _own_test_set(config: TrainConfig):
     return test
 
 
-def predicting_once(predict):
-    """``predict`` remembering its answer for each (image, trimap): the protocols score the same
-    prediction, and a classical solver (KNN: ~12 s an image) should not run once per protocol."""
-    answers = {}
-
-    def remembered(image, trimap):
-        key = hashlib.sha256(np.ascontiguousarray(image).tobytes() + np.ascontiguousarray(trimap).tobytes()).digest()
-        if key not in answers:
-            answers[key] = predict(image, trimap)
-        return answers[key]
-
-    return remembered
-
-
 def score_baselines(eval_sets: dict[str, object], methods: dict[str, str] | None = None,
                     protocols: tuple[str, ...] = ("whole", "unknown"), seed: int = 0,
                     runs_root: str | Path | None = None) -> GridScores:
@@ -227,7 +212,7 @@ def score_baselines(eval_sets: dict[str, object], methods: dict[str, str] | None
     for name, method in methods.items():
         # "ddc-prior": DDC optimised per image (no network), the default of `matte`.
         make_solver = matte_predictor if method == "ddc-prior" else baseline_predictor
-        predictor = predicting_once(make_solver(method))
+        predictor = make_solver(method)  # evaluate_cached predicts each image once for all protocols
         cache = None if runs_root is None else ScoreCache(Path(runs_root) / BASELINE_SCORES, {"method": method},
                                                           scoring_code_digest((make_solver.__module__,)))
         for set_name, dataset in eval_sets.items():

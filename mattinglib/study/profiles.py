@@ -24,7 +24,8 @@ Same code, parameters only: each network notebook builds its runs from
 The real-image track (notebooks 60 and 70) trains on real foregrounds instead
 (:func:`real_track_config`): composites of the alphamatting.com training scenes over
 background photographs, at the scale the held-out scenes are scored at, with the trimap as a
-fourth input channel (``trimap-input``) or the image alone (``image-only``).
+fourth input channel (``trimap-input``) or the image alone (``image-only``), and its main
+network starts from an ImageNet-pretrained encoder (:func:`pretrained_track_config`).
 """
 from __future__ import annotations
 
@@ -98,6 +99,27 @@ def real_track_config(profile: str, track: str, **changes) -> TrainConfig:
     if track not in REAL_TRACKS:
         raise ValueError(f"track must be one of {tuple(REAL_TRACKS)}; got {track!r}")
     return base_config(profile, **(REAL_BASES.get(profile, {}) | REAL_TRACKS[track] | changes))
+
+
+#: The real-image track's main network at each profile (:func:`pretrained_track_config`): a U-Net
+#: decoder on MobileNetV2's ImageNet-pretrained encoder (the learned semantics the paper's networks
+#: start from; the faster and smaller of the two installed encoders, and the better of the two on
+#: the validation scenes in the pilots), at the pretrained encoder's learning rate, and at the
+#: ``cpu`` profile for twice the from-scratch networks' steps. ``paper`` trains ViTMatte-S from
+#: its DINO checkpoint already.
+PRETRAINED_TRACK: dict[str, dict] = {
+    "smoke": dict(model="mobilenetv2-unet", model_width=None, lr=5e-4),
+    "cpu": dict(model="mobilenetv2-unet", model_width=None, lr=5e-4, steps=1200, warmup_steps=120),
+    "gpu": dict(model="mobilenetv2-unet", model_width=None, lr=5e-4),
+    "paper": dict(),
+}
+
+
+def pretrained_track_config(profile: str, track: str, **changes) -> TrainConfig:
+    """:func:`real_track_config` with :data:`PRETRAINED_TRACK`'s network, then ``changes``."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}; got {profile!r}")
+    return real_track_config(profile, track, **(PRETRAINED_TRACK[profile] | changes))
 
 
 def profile_seeds(profile: str, seeds: list[int]) -> list[int]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import json
+
 import pandas as pd
 
 from mattinglib.build import build_model_for
@@ -21,6 +23,8 @@ from mattinglib.study.tuning import TUNING_SEED
 
 #: Name of the profile's own regime in the table (its first row).
 PROFILE_REGIME = "profile"
+#: Prefix of the regime that combines the levers that each beat the profile's (``combine=True``).
+COMBINED_REGIME = "together:"
 
 
 class Regimes(NamedTuple):
@@ -32,7 +36,7 @@ class Regimes(NamedTuple):
 
 def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], root, eval_sets: dict,
                   gate_factor: float, reference: str = "closed-form", protocol: str = "unknown",
-                  jobs: int = 1) -> Regimes:
+                  jobs: int = 1, combine: bool = False) -> Regimes:
     """Train ``base`` with ``setting`` at the profile's regime and at each of ``regimes``; tabulate.
 
     Parameters
@@ -55,37 +59,76 @@ def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], ro
     protocol : {"unknown", "whole"}
     jobs : int
         Runs trained at once.
+    combine : bool
+        Also train the union of the regimes whose SAD is below the profile's at no more work
+        (data and optimiser levers: the steps, crop and network kept), when two or more are; in
+        the order given, a later regime's value winning for a key two of them set. Its row is
+        :data:`COMBINED_REGIME` followed by their names.
 
     Returns
     -------
     Regimes
         ``table``: one row per regime, ``regime, steps, lr, crop_size, image_size, model_width,
-        cost, parameters, sad, x <reference>, within the gate``, where ``cost`` is steps x crop
-        area x parameters relative to the profile's regime; ``reference_sad``: the reference's
-        mean SAD on ``eval_sets``.
+        cost, parameters, sad, x <reference>, within the gate, changes``, where ``cost`` is steps
+        x crop area x parameters relative to the profile's regime and ``changes`` the regime's
+        config changes as JSON; ``reference_sad``: the reference's mean SAD on ``eval_sets``.
     """
     baseline = score_baselines(eval_sets, methods={reference: reference}, protocols=(protocol,), runs_root=root).runs
     reference_sad = float(baseline["sad"].mean())
-    variants = {PROFILE_REGIME: dict(setting)} | {name: dict(setting) | change for name, change in regimes.items()}
-    scores = run_grid(base, variants, [TUNING_SEED], root, eval_sets=eval_sets, protocols=(protocol,), jobs=jobs)
-    scores = scores.groupby("variant", sort=False)["sad"].mean()
+    changes_of = {PROFILE_REGIME: {}} | {name: dict(change) for name, change in regimes.items()}
+
+    def score(names):
+        variants = {name: dict(setting) | changes_of[name] for name in names}
+        grid = run_grid(base, variants, [TUNING_SEED], root, eval_sets=eval_sets, protocols=(protocol,), jobs=jobs)
+        return grid.groupby("variant", sort=False)["sad"].mean()
+
+    parameters = {}
+
+    def work(name):  # steps x crop area x parameters of a regime's run
+        config = base.replace(**(dict(setting) | changes_of[name]))
+        if (config.model, config.model_width) not in parameters:
+            parameters[config.model, config.model_width] = sum(p.numel() for p in build_model_for(config).parameters())
+        return config, config.steps * config.crop_size ** 2 * parameters[config.model, config.model_width]
+
+    scores = score(list(changes_of))
+    # Combined: the levers that each beat the profile's regime at no extra work (data, optimiser).
+    free = [name for name in regimes if scores[name] < scores[PROFILE_REGIME]
+            and work(name)[1] <= work(PROFILE_REGIME)[1]]
+    if combine and len(free) >= 2:
+        together = f"{COMBINED_REGIME} {' + '.join(free)}"
+        changes_of[together] = {key: value for name in free for key, value in regimes[name].items()}
+        scores = pd.concat([scores, score([together])])
     rows = []
-    for name, changes in variants.items():
-        config = base.replace(**changes)
+    for name, change in changes_of.items():
+        config, _ = work(name)
         rows.append({"regime": name, "steps": config.steps, "lr": config.lr, "crop_size": config.crop_size,
                      "image_size": config.image_size, "model_width": config.model_width,
-                     "parameters": sum(p.numel() for p in build_model_for(config).parameters()),
-                     "sad": float(scores[name]), f"x {reference}": float(scores[name]) / reference_sad})
+                     "cost": work(name)[1] / work(PROFILE_REGIME)[1],
+                     "parameters": parameters[config.model, config.model_width],
+                     "sad": float(scores[name]), f"x {reference}": float(scores[name]) / reference_sad,
+                     "within the gate": float(scores[name]) / reference_sad <= gate_factor,
+                     "changes": json.dumps(change)})
     table = pd.DataFrame(rows)
-    first = table.iloc[0]
-    table.insert(6, "cost", [r.steps * r.crop_size ** 2 * r.parameters
-                             / (first.steps * first.crop_size ** 2 * first.parameters) for r in table.itertuples()])
-    table["within the gate"] = table[f"x {reference}"] <= gate_factor
     return Regimes(table, reference_sad)
 
 
-def describe_regimes(table: pd.DataFrame, reference: str, gate_factor: float) -> str:
-    """One paragraph of prose from :func:`regime_search`'s table (numbers from the table only)."""
+def adopt_regime(table: pd.DataFrame, max_cost: float = 1.0) -> tuple[str, dict]:
+    """The validation-best regime of :func:`regime_search`'s table among those costing at most ``max_cost``.
+
+    Returns
+    -------
+    (str, dict)
+        The regime's name and its config changes (empty for the profile's own regime, which
+        costs 1 and so is always a candidate).
+    """
+    affordable = table[table["cost"] <= max_cost + 1e-9]
+    best = affordable.loc[affordable["sad"].idxmin()]
+    return str(best["regime"]), json.loads(best["changes"])
+
+
+def describe_regimes(table: pd.DataFrame, reference: str, gate_factor: float, adopted: str | None = None) -> str:
+    """One paragraph of prose from :func:`regime_search`'s table (numbers from the table only);
+    ``adopted``: the regime every arm trained at (:func:`adopt_regime`), None when none was."""
     first, tried, ratio = table.iloc[0], table.iloc[1:], f"x {reference}"
     in_reach = table[table["within the gate"]]
     text = (f"the profile's {first['sad']:.1f}, {first[ratio]:.2f} x {reference}'s "
@@ -93,7 +136,13 @@ def describe_regimes(table: pd.DataFrame, reference: str, gate_factor: float) ->
             + "; ".join(f"{r['regime']} {r['sad']:.1f} ({r[ratio]:.2f} x, cost {r['cost']:.1f} x)"
                         for _, r in tried.iterrows()) + ". ")
     if in_reach.empty:
-        return text + (f"None comes within the gate's {gate_factor} x on validation: at this budget the fine-label "
-                       "network is not a working matting network, in any regime tried.")
-    return text + (f"{', '.join(in_reach['regime'])} come(s) within {gate_factor} x on validation: training every "
-                   "arm at that regime is the next step (the claims are at the profile's regime).")
+        text += (f"None comes within the gate's {gate_factor} x on validation: at this budget the fine-label "
+                 "network is not a working matting network, in any regime tried.")
+    elif adopted is None:
+        text += (f"{', '.join(in_reach['regime'])} come(s) within {gate_factor} x on validation: training every "
+                 "arm at that regime is the next step (the claims are at the profile's regime).")
+    else:
+        text += f"{', '.join(in_reach['regime'])} come(s) within {gate_factor} x on validation."
+    if adopted is not None:
+        text += f" Every arm trains at {adopted}."
+    return text

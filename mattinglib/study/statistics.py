@@ -153,3 +153,96 @@ def status_within(difference: PairedDifference, tolerance: float = 0.15) -> str:
     if difference.ci_low > tolerance:
         return "not reproduced"
     return "inconclusive"
+
+
+@dataclass(frozen=True)
+class PairedInteraction:
+    """How the relative difference of two arms changes between two conditions (with / without).
+
+    ``effect = (candidate / reference - 1) with - (candidate / reference - 1) without``, each
+    ratio of means over the same paired cells (seed x image) of all four arms: negative when the
+    candidate's relative error is lower under the first condition (a gap that shrinks, a gain
+    that grows).
+
+    Attributes
+    ----------
+    with_pair, without_pair : PairedDifference
+        The two comparisons on their own (their intervals from the same resamples).
+    effect, ci_low, ci_high : float
+        The change of the relative difference and its :data:`CONFIDENCE` bootstrap interval.
+    n_seeds, n_images : int
+    resampled : str
+    """
+
+    with_pair: PairedDifference
+    without_pair: PairedDifference
+    effect: float
+    ci_low: float
+    ci_high: float
+    n_seeds: int
+    n_images: int
+    resampled: str
+
+    def describe(self) -> str:
+        """One sentence with the numbers."""
+        w, wo = self.with_pair, self.without_pair
+        return (f"{w.metric.upper()} {w.candidate} / {w.reference} - 1: {w.effect:+.1%} "
+                f"[{w.ci_low:+.1%}, {w.ci_high:+.1%}] against {wo.candidate} / {wo.reference} - 1: "
+                f"{wo.effect:+.1%} [{wo.ci_low:+.1%}, {wo.ci_high:+.1%}]; change {self.effect:+.1%} "
+                f"[{CONFIDENCE:.0%} CI {self.ci_low:+.1%}, {self.ci_high:+.1%}]; {self.n_seeds} seed(s) x "
+                f"{self.n_images} image(s), bootstrap over images (seeds paired within each)")
+
+
+def paired_interaction(scores: pd.DataFrame, with_pair: tuple[str, str], without_pair: tuple[str, str],
+                       metric: str = "sad", by: str = "variant", image: str = "image", seed: str = "seed",
+                       resamples: int = BOOTSTRAP_RESAMPLES, rng_seed: int = 0) -> PairedInteraction:
+    """Does ``candidate / reference - 1`` differ between two conditions? Paired by seed and image.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        As for :func:`paired_difference`, holding all four arms.
+    with_pair, without_pair : (str, str)
+        ``(candidate, reference)`` under each condition, e.g. ``("known+ddc", "fine")`` with a
+        pretrained encoder and ``("scratch known+ddc", "scratch fine")`` without.
+
+    Returns
+    -------
+    PairedInteraction
+        The test images are resampled (each draw the same images for all four arms, their seeds
+        averaged within each image first), so the interval reflects which images were scored.
+
+    Raises
+    ------
+    ValueError
+        An arm is missing, or the four arms share no (seed, image) cell.
+    """
+    arms = [*with_pair, *without_pair]
+    cells = [_cells(scores, arm, by, metric, image, seed) for arm in arms]
+    seeds, images = cells[0].index, cells[0].columns
+    for table in cells[1:]:
+        seeds, images = seeds.intersection(table.index), images.intersection(table.columns)
+    if seeds.empty or images.empty:
+        raise ValueError(f"{arms} share no (seed, image) cell to pair")
+    values = [table.loc[seeds, images].to_numpy(dtype=np.float64) for table in cells]
+    if any(np.isnan(v).any() for v in values):
+        raise ValueError(f"missing {metric} values among the paired cells of {arms}")
+    rng = np.random.default_rng(rng_seed)
+    n_seeds, n_images = values[0].shape
+    pick = rng.integers(0, n_images, size=(resamples, n_images))
+    per_image = [v.mean(0) for v in values]
+    draws = [p[pick].mean(1) for p in per_image]
+    tail = (1 - CONFIDENCE) / 2
+
+    def difference(k: int) -> PairedDifference:
+        a, b = values[2 * k], values[2 * k + 1]
+        low, high = np.quantile(draws[2 * k] / draws[2 * k + 1] - 1, [tail, 1 - tail])
+        return PairedDifference(arms[2 * k], arms[2 * k + 1], metric, float(a.mean()), float(b.mean()),
+                                float(a.mean() / b.mean() - 1), float(low), float(high), n_seeds, n_images, "images")
+
+    with_difference, without_difference = difference(0), difference(1)
+    change = draws[0] / draws[1] - draws[2] / draws[3]
+    low, high = np.quantile(change, [tail, 1 - tail])
+    return PairedInteraction(with_difference, without_difference,
+                             with_difference.effect - without_difference.effect, float(low), float(high),
+                             n_seeds, n_images, "images")

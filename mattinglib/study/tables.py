@@ -283,3 +283,35 @@ def write_score_tables(scores: pd.DataFrame, output_dir: str | os.PathLike, metr
     summary = mean_spread(rows, by=list(SUMMARY_BY), metrics=metrics)
     write_table(summary, Path(output_dir) / "summary", caption=caption)
     return summary
+
+
+def scene_table(per_image: pd.DataFrame, scene_names: dict[str, Sequence[str]], protocol: str = "unknown",
+                reference: str = "closed-form", metric: str = "sad") -> pd.DataFrame:
+    """Each method's error on each scene (networks: mean over their seeds), and its ratio to ``reference``'s.
+
+    Parameters
+    ----------
+    per_image : DataFrame
+        One row per (variant, seed, eval set, protocol, image), as notebooks gather them from
+        :func:`mattinglib.study.grid.run_grid` and ``score_baselines``; ``image`` is the
+        position of the scene in its set.
+    scene_names : dict of str to sequence of str
+        Evaluation set -> the names of its scenes, in order (a set's ``scene_names``).
+    protocol : {"unknown", "whole"}
+    reference : str
+        The method each ratio is taken to (a variant of ``per_image``).
+
+    Returns
+    -------
+    DataFrame
+        One row per (eval set, scene): ``eval_set``, ``scene``, one column per variant, then
+        ``<variant> / <reference>`` per variant other than the reference, in first-met order.
+    """
+    rows = per_image[(per_image["protocol"] == protocol) & per_image["eval_set"].isin(list(scene_names))]
+    means = rows.groupby(["eval_set", "image", "variant"], sort=False)[metric].mean().unstack("variant")
+    variants = list(dict.fromkeys(rows["variant"]))
+    means = means[variants]
+    ratios = means.drop(columns=reference).div(means[reference], axis=0).add_suffix(f" / {reference}")
+    table = pd.concat([means, ratios], axis=1).reset_index()
+    table.insert(1, "scene", [scene_names[s][int(i)] for s, i in zip(table["eval_set"], table["image"])])
+    return table.drop(columns="image").rename_axis(columns=None)

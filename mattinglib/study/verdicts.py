@@ -17,10 +17,11 @@ from typing import Mapping, NamedTuple, Sequence
 
 import pandas as pd
 
-from .findings import claim_better, claim_within, gate_for, select
+from .findings import claim_better, claim_interaction, claim_within, gate_for, select
 
-#: The kinds of claim: "better" (a lower error) and "within" (non-inferiority, the paper's 15 %).
-KINDS = ("better", "within")
+#: The kinds of claim: "better" (a lower error), "within" (non-inferiority, the paper's 15 %) and
+#: "interaction" (a relative difference that is lower under one condition than another).
+KINDS = ("better", "within", "interaction")
 #: The columns of a claim a notebook shows under its findings.
 SHOWN_COLUMNS = ("claim", "status", "effect", "ci_low", "ci_high", "n_seeds", "n_images")
 
@@ -55,6 +56,31 @@ def comes_within(candidate: str, reference: str, claim: str) -> Comparison:
     return Comparison("within", candidate, reference, claim)
 
 
+class Interaction(NamedTuple):
+    """One claim about two conditions: ``candidate / reference - 1`` is lower under the first.
+
+    Attributes
+    ----------
+    kind : str
+        "interaction" (:func:`~mattinglib.study.findings.claim_interaction`).
+    with_pair, without_pair : (str, str)
+        ``(candidate, reference)`` arms under each condition; the gate is the first pair's
+        reference's.
+    claim : str
+    """
+
+    kind: str
+    with_pair: tuple[str, str]
+    without_pair: tuple[str, str]
+    claim: str
+
+
+def gap_shrinks(with_pair: tuple[str, str], without_pair: tuple[str, str], claim: str) -> Interaction:
+    """The claim "``with_pair``'s relative difference is lower than ``without_pair``'s" (a gap that
+    shrinks, or a gain that grows, under the first pair's condition)."""
+    return Interaction("interaction", tuple(with_pair), tuple(without_pair), claim)
+
+
 def gated_claims(per_image: pd.DataFrame, eval_set: str, comparisons: Sequence[Comparison], *, profile: str,
                  real: bool, protocol: str = "whole", paired_on: pd.DataFrame | None = None) -> list[dict]:
     """Test every comparison on one evaluation set and protocol, each behind its reference's gate.
@@ -68,7 +94,7 @@ def gated_claims(per_image: pd.DataFrame, eval_set: str, comparisons: Sequence[C
         read and, unless ``paired_on`` is given, what the claims pair.
     eval_set : str
         The set the claims are about.
-    comparisons : sequence of Comparison
+    comparisons : sequence of Comparison or Interaction
         In the order the claims are listed.
     profile : str
         Recorded in every claim.
@@ -98,6 +124,11 @@ def gated_claims(per_image: pd.DataFrame, eval_set: str, comparisons: Sequence[C
     paired = select(per_image if paired_on is None else paired_on, eval_set=eval_set, protocol=protocol)
     claims = []
     for comparison in comparisons:
+        if comparison.kind == "interaction":
+            gate = gate_for(per_image, comparison.with_pair[1], eval_set, real=real, protocol=protocol)
+            claims.append(claim_interaction(paired, comparison.with_pair, comparison.without_pair, comparison.claim,
+                                            gate=gate, eval_set=eval_set, profile=profile, protocol=protocol))
+            continue
         test = claim_better if comparison.kind == "better" else claim_within
         gate = gate_for(per_image, comparison.reference, eval_set, real=real, protocol=protocol)
         claims.append(test(paired, comparison.candidate, comparison.reference, claim=comparison.claim, gate=gate,
