@@ -179,10 +179,15 @@ def run_train_command(args) -> int:
                   if removed else f"mattinglib: --restart: {cfg.out_dir} held no run; starting fresh",
                   file=sys.stderr)
     if args.own_images is not None and torchrun_ranks()[0] == 0:
+        from .models import PRETRAINED_ENCODER_OF
         from .own_images import estimate_training_time
 
         seconds = estimate_training_time(cfg)
-        print(f"mattinglib: {cfg.steps} steps of batch {cfg.batch_size} ({cfg.crop_size} px crops, "
+        encoder = PRETRAINED_ENCODER_OF.get(cfg.model)
+        start = (f"from {encoder}'s ImageNet weights" if encoder and cfg.pretrained is not False else
+                 "from random weights")
+        print(f"mattinglib: {cfg.model}, {start}: {cfg.steps} steps of batch {cfg.batch_size} "
+              f"({cfg.crop_size} px crops, "
               f"{cfg.in_channels} input channels, {cfg.supervision}, lambda {cfg.ddc_weight:g}, {cfg.threads} "
               f"thread(s)): about {seconds / 60:.1f} min on this machine now; a {cfg.holdout_fraction:.0%} share "
               f"of the images is held out and scored every {cfg.eval_every} steps", file=sys.stderr)

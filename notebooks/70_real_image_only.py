@@ -25,11 +25,14 @@
 # from the training images' distribution).
 #
 # **Set-up.** The real-foreground composites of notebook 60 (same scenes, photographs, scale, flips, unknown-centred
-# crops, colour jitter; `real_track_config(..., "image-only")`), three input channels. Supervisions `fine` (L1 +
-# Laplacian to the true alpha), `known+ddc` (the paper), `known+scaled-ddc` (our variant, notebook 60) and `known`
-# (the control). Every arm gets the same search, the learning rate (each arm's own knob held at the paper's lambda = 10
-# or the recipe's Laplacian weight 1, as in notebook 60), one seed, on **validation composites**
-# (training scenes over validation photographs); the **test composites** (training scenes over held-out photographs,
+# crops, colour jitter; `pretrained_track_config(..., "image-only")`), three input channels, and notebook 60's network:
+# a U-Net decoder on MobileNetV2's ImageNet-pretrained encoder (learned semantics, as the paper's networks have).
+# Supervisions `fine` (L1 + Laplacian to the true alpha), `known+ddc` (the paper), `known+scaled-ddc` (our variant,
+# notebook 60) and `known` (the control); `scratch` arms are the same network from random weights (the ablation "without
+# learned semantics"). As in notebook 60, each step is chosen on **validation composites** (training scenes over
+# validation photographs): the regime (the fine-label network with one lever at a time, then the free ones that helped,
+# together; the validation-best at no more work than the profile's is adopted for every arm), then every arm's learning
+# rate (the same grid, one seed). The **test composites** (training scenes over held-out photographs,
 # `mattinglib.build.build_seen_scene_set`) are scored only with the chosen settings, over the whole image (the paper's
 # protocol for an image-only network) and in the unknown region of the scene's benchmark trimap. Classical matting is
 # given that trimap, which the networks do not see: it is the bar of the competence gate, not a like-for-like rival.
@@ -48,11 +51,11 @@ from mattinglib.study.figures import save_sad_bars
 from mattinglib.study.findings import CLASSICAL_FACTOR
 from mattinglib.study.grid import export_checkpoints, run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
-from mattinglib.study.profiles import profile_seeds, real_track_config
-from mattinglib.study.regimes import describe_regimes, regime_search
+from mattinglib.study.profiles import pretrained_track_config, profile_seeds
+from mattinglib.study.regimes import adopt_regime, describe_regimes, regime_search
 from mattinglib.study.tables import write_score_tables, write_table
 from mattinglib.study.tuning import TUNING_SEED, describe_choice, tune
-from mattinglib.study.verdicts import beats, claims_frame, comes_within, gate_table, gated_claims
+from mattinglib.study.verdicts import beats, claims_frame, comes_within, gap_shrinks, gate_table, gated_claims
 from mattinglib.train import load_model
 
 use_style()
@@ -65,21 +68,26 @@ DATA_ROOT = None       # folder holding alphamatting-lowres/ (default: $MATTINGL
 DOWNLOAD = False       # fetch the alphamatting.com scenes when they are absent
 SEEDS = [0, 1]
 JOBS = 2               # runs trained at once (one thread each on 2 cores)
-TUNING_STEPS = 250     # steps of each tuning run (the main runs take the profile's)
-LR_FACTORS = [2.0, 4.0]             # learning rates tried for every arm, x the profile's lr (notebook 60's window)
+REGIMES = {                                                 # the fine-label arm's levers, one at a time (notebook
+    "synthetic 50 %": {"synthetic_share": 0.5},             # 60's, whose search says why each is there)
+    "see-through 30 %": {"translucent_share": 0.3},
+    "encoder lr x 0.3": {"encoder_lr_scale": 0.3},
+    "2,400 steps": {"steps": 2400, "warmup_steps": 240}}
+MAX_ADOPTED_COST = 1.0  # the adopted regime costs at most this x the profile's work (the time budget)
+TUNING_STEPS = 400     # steps of each tuning run (the main runs take the regime's)
+LR_FACTORS = [1.0, 2.0]             # learning rates tried for every arm, x the profile's (5e-4), as in notebook 60
 DDC_WEIGHTS = [10.0]                # lambda of known + DDC and scaled DDC (the paper's, as in notebook 60)
 LAPLACIAN_WEIGHTS = [1.0]           # Laplacian weight of fine labels (the recipe's)
+SCRATCH_ARMS = ["fine", "known+ddc", "known"]  # the same network from random weights: the thesis claims' ablation
 COMPOSITES = 40        # test (and validation) composites of the training scenes over held-out photographs
 CLASSICAL = {"trimap as alpha": "trimap", "closed-form": "closed-form", "knn": "knn", "ddc prior": "ddc-prior"}
 SHOWN = 4              # test composites drawn in the predictions figure
+CHECKPOINT_ARMS = ["fine", "known+ddc"]  # first-seed networks committed for users (half precision)
 CONFIG_CHANGES = {}    # TrainConfig keys changed for every run
-REGIMES = {                                                 # the fine-label arm's regimes tried on validation
-    "steps 250": {"steps": 250, "warmup_steps": 50},        # beside the profile's (600 steps, 128 px crops of
-    "crops 192 px": {"image_size": 288, "crop_size": 192},  # 192 px composites, width 16, its chosen lr), as in
-    "width 32": {"model_width": 32}}                        # notebook 60; steps 250 is the arm's tuning run
 
 # %%
-base = real_track_config(PROFILE, "image-only", **({"data_root": DATA_ROOT} if DATA_ROOT else {}), **CONFIG_CHANGES)
+base = pretrained_track_config(PROFILE, "image-only", **({"data_root": DATA_ROOT} if DATA_ROOT else {}),
+                               **CONFIG_CHANGES)
 seeds = profile_seeds(PROFILE, SEEDS)
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
@@ -88,19 +96,21 @@ smoke = PROFILE == "smoke"
 scene_sets = real_scene_sets(DATA_ROOT, DOWNLOAD, split="test", trimaps=("Trimap1",), max_scenes=1 if smoke else None)
 HAVE_SCENES = bool(scene_sets)
 composites = base.test_length if smoke else COMPOSITES
-ARMS = {"fine": {"supervision": "fine"}, "known+ddc": {"supervision": "known+ddc"},
-        "known+scaled-ddc": {"supervision": "known+scaled-ddc"}, "known": {"supervision": "known"}}
-KNOBS = {"fine": {"laplacian_weight": LAPLACIAN_WEIGHTS}, "known+ddc": {"ddc_weight": DDC_WEIGHTS},
-         "known+scaled-ddc": {"ddc_weight": DDC_WEIGHTS}, "known": {}}
-lr_factors = LR_FACTORS[1:2] if smoke else LR_FACTORS  # smoke: one setting per arm, the search's plumbing only
-# smoke: one regime that keeps the profile's steps and sizes (the plumbing only)
-regimes = {name: change for name, change in REGIMES.items() if not smoke or change.keys() == {"model_width"}}
+SUPERVISIONS = ("fine", "known+ddc", "known+scaled-ddc", "known")
+ARMS = {name: {"supervision": name} for name in SUPERVISIONS}
+ARMS |= {f"scratch {name}": {"supervision": name, "pretrained": False} for name in SCRATCH_ARMS}
+KNOBS = {arm: ({"laplacian_weight": LAPLACIAN_WEIGHTS} if changes["supervision"] == "fine" else
+               {} if changes["supervision"] == "known" else {"ddc_weight": DDC_WEIGHTS})
+         for arm, changes in ARMS.items()}
+lr_factors = LR_FACTORS[:1] if smoke else LR_FACTORS  # smoke: one setting per arm, the search's plumbing only
+# smoke: two levers that keep the profile's steps, sizes and items (the plumbing only)
+regimes = {name: change for name, change in REGIMES.items()
+           if not smoke or change.keys() <= {"translucent_share", "encoder_lr_scale"}}
 # smoke: the fast classical methods only (KNN and the DDC prior take seconds per composite)
 classical = {name: method for name, method in CLASSICAL.items() if not smoke or method in ("trimap", "closed-form")}
-tuning_base = base.replace(steps=min(TUNING_STEPS, base.steps), warmup_steps=min(base.warmup_steps, TUNING_STEPS // 5))
-print(f"{base.steps} steps of batch {base.batch_size} ({tuning_base.steps} per tuning run), {base.crop_size} px crops "
-      f"of {base.image_size} px composites, scale {base.scale_range}, bands {base.trimap_width} px, model {base.model} "
-      f"(width {base.model_width}, {base.in_channels} input channels), profile lr {base.lr:g}; seeds {seeds}")
+print(f"{base.steps} steps of batch {base.batch_size}, {base.crop_size} px crops of {base.image_size} px composites, "
+      f"scale {base.scale_range}, bands {base.trimap_width} px, model {base.model} ({base.in_channels} input "
+      f"channels), profile lr {base.lr:g}; seeds {seeds}")
 if HAVE_SCENES:
     seen = {"seen scenes, held-out photos": build_seen_scene_set(base, "test", composites)}
     validation = build_seen_scene_set(base, "validation", composites)
@@ -112,14 +122,43 @@ else:
           "held-out composites): set DATA_ROOT / $MATTINGLIB_DATA, or DOWNLOAD = True. Nothing below runs.")
 
 # %% [markdown]
-# ## Tuning on the validation composites
+# ## 1. The regime, chosen on the validation composites
 #
-# Every arm, every learning rate, one seed, `TUNING_STEPS` steps; whole-image SAD of the validation composites.
-# `chosen` marks each arm's validation-best, `recipe` the profile's values where they are among those tried.
+# The fine-label network at the profile's learning rate, seed 0, at the profile's regime and with each lever of
+# `REGIMES` (one at a time, then the free ones that each helped, together; notebook 60 says why each lever is there),
+# scored on the **validation composites** in the unknown region of their trimap, next to closed-form matting given that
+# trimap (the gate's bar: within 1.5 x). `cost` is steps x crop area x parameters, relative to the profile's regime. The
+# validation-best regime within `MAX_ADOPTED_COST` is adopted for every arm below.
+
+# %%
+if HAVE_SCENES:
+    validation_sets = {"validation composites": validation}
+    regime_table, closed_form_validation = regime_search(base, {"supervision": "fine"}, regimes, runs,
+                                                         validation_sets, CLASSICAL_FACTOR, jobs=JOBS, combine=True)
+    adopted, adopted_changes = adopt_regime(regime_table, MAX_ADOPTED_COST)
+    write_table(regime_table, out / "regimes",
+                caption=f"The fine-label network at lr {base.lr:g}, seed {TUNING_SEED}, at each regime tried; "
+                        f"unknown-region SAD (thousands) on {composites} validation composites, and as a multiple "
+                        f"of closed-form matting's there ({closed_form_validation:.2f}, given the trimap the network "
+                        f"does not see); the gate asks <= {CLASSICAL_FACTOR} x. cost: steps x crop area x "
+                        f"parameters, relative to the profile's regime. Adopted for every arm: {adopted} (the "
+                        f"validation-best at cost <= {MAX_ADOPTED_COST:g}).")
+    display(regime_table)
+    base = base.replace(**adopted_changes)
+    print(f"adopted: {adopted} {adopted_changes}")
+
+# %% [markdown]
+# ## 2. Tuning on the validation composites
+#
+# Every arm, pretrained and from scratch, every learning rate, one seed, `TUNING_STEPS` steps at the adopted regime;
+# whole-image SAD of the validation composites. `chosen` marks each arm's validation-best, `recipe` the profile's values
+# where they are among those tried.
 
 # %%
 if HAVE_SCENES:
     validation_note = f"{composites} validation composites (training scenes over validation photographs), whole image"
+    tuning_base = base.replace(steps=min(TUNING_STEPS, base.steps),
+                               warmup_steps=min(base.warmup_steps, TUNING_STEPS // 5))
     tuning = tune(tuning_base, ARMS, runs, jobs=JOBS, lr_factors=lr_factors, knobs=KNOBS, validation=validation,
                   protocol="whole")
     write_table(tuning.table.drop(columns="run_dir"), out / "tuning",
@@ -131,30 +170,7 @@ if HAVE_SCENES:
     display(choice)
 
 # %% [markdown]
-# ## Is a working network in reach? The fine-label arm at other regimes
-#
-# As in notebook 60: the fine arm at its chosen setting, one seed (the tuning seed), at the profile's regime and at
-# each of `REGIMES` (fewer steps: the arm's own tuning run; larger crops of larger composites; a wider U-Net; commit
-# 306934f also tried 1,500 steps at the recipe's learning rate, which came less near the gate than width 32),
-# scored on the **validation composites** in the unknown region of their trimap, next to closed-form matting given
-# that trimap (the gate's bar: within 1.5 x). `cost` is steps x crop area x parameters, relative to the profile's
-# regime. Reported, not adopted: every compared arm trains at the profile's regime.
-
-# %%
-if HAVE_SCENES:
-    validation_sets = {"validation composites": validation}
-    regime_table, closed_form_validation = regime_search(base, tuning.chosen["fine"], regimes, runs, validation_sets,
-                                                         CLASSICAL_FACTOR, jobs=JOBS)
-    write_table(regime_table, out / "regimes",
-                caption=f"The fine-label arm at its chosen setting, seed {TUNING_SEED}, at each regime tried; "
-                        f"unknown-region SAD (thousands) on {composites} validation composites, and as a multiple "
-                        f"of closed-form matting's there ({closed_form_validation:.2f}, given the trimap the network "
-                        f"does not see); the gate asks <= {CLASSICAL_FACTOR} x. cost: steps x crop area x "
-                        "parameters, relative to the profile's regime.")
-    display(regime_table)
-
-# %% [markdown]
-# ## Train every arm at its chosen setting and score the test composites
+# ## 3. Train every arm at its chosen setting and score the test composites
 #
 # The test composites (training scenes, held-out photographs) over the whole image and in the unknown region of the
 # scene's Trimap1; the held-out scenes themselves (full size, Trimap1), which no run trained on, as the out-of-
@@ -178,8 +194,8 @@ if HAVE_SCENES:
     write_table(per_image, out / "scores_per_image")
     summary = write_score_tables(
         scores, out, metrics=["sad", "mse", "grad", "conn"], classical=baseline_runs,
-        caption=f"Mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, each arm at its validation-best "
-                "setting); classical methods deterministic. SAD / Conn in thousands; unknown = the "
+        caption=f"Mean ± std over {len(seeds)} seed(s) ({PROFILE} profile, regime {adopted}, each arm at its "
+                "validation-best setting); classical methods deterministic. SAD / Conn in thousands; unknown = the "
                 "alphamatting.com protocol, whole = every pixel.")
     save_sad_bars(scores, seen, out, title="{protocol} SAD, {eval_set}", protocols=("whole", "unknown"),
                   classical=baseline_runs, name="sad_seen_{protocol}")
@@ -195,7 +211,7 @@ if HAVE_SCENES:
 if HAVE_SCENES:
     (seen_name, seen_set), = seen.items()
     first_runs = runs_of_seed(scores, seeds[0])
-    models = {arm: load_model(first_runs[arm] / "checkpoint.pt") for arm in ARMS}
+    models = {arm: load_model(first_runs[arm] / "checkpoint.pt") for arm in [*SUPERVISIONS, "scratch fine"]}
     closed_form = matte_predictor("closed-form")
     rows = []
     for index in range(min(SHOWN, len(seen_set))):
@@ -206,12 +222,14 @@ if HAVE_SCENES:
     save_figure(show_images(rows, suptitle=f"{seen_name}: image-only networks (first seed)"), out / "predictions")
 
 # %% [markdown]
-# ## Findings
+# ## 4. Findings
 #
 # Each claim compares two arms paired by seed and test composite: the relative difference of their mean SAD with a 95 %
 # bootstrap interval over the composites (they share 16 foregrounds, so the interval is optimistic about new scenes).
 # A claim is tested only where the reference arm is a working matting network: it beats trimap-as-alpha and
-# known-only, and its unknown-region SAD is within 1.5 x closed-form matting's (the gate).
+# known-only, and its unknown-region SAD is within 1.5 x closed-form matting's (the gate). The paper's thesis as two
+# claims of its own, as in notebook 60: with the pretrained encoder against the same network from random weights, does
+# known + DDC come nearer fine labels, and does DDC gain more over the known loss alone?
 
 # %%
 if HAVE_SCENES:
@@ -221,7 +239,13 @@ if HAVE_SCENES:
             comes_within("known+ddc", "fine", "Trimap-only training (known + DDC) comes within 15 % of fine labels, "
                                               f"image only ({protocol})"),
             beats("known+ddc", "known", f"Known + DDC beats the known loss alone, image only ({protocol})"),
-            beats("known+scaled-ddc", "known+ddc", f"Scaled DDC (our extension) beats DDC, image only ({protocol})")],
+            beats("known+scaled-ddc", "known+ddc", f"Scaled DDC (our extension) beats DDC, image only ({protocol})"),
+            gap_shrinks(("known+ddc", "fine"), ("scratch known+ddc", "scratch fine"),
+                        "With a pretrained encoder, known + DDC comes nearer fine labels than from random weights, "
+                        f"image only ({protocol})"),
+            gap_shrinks(("known+ddc", "known"), ("scratch known+ddc", "scratch known"),
+                        "With a pretrained encoder, DDC gains more over the known loss alone than from random "
+                        f"weights, image only ({protocol})")],
             real=True, protocol=protocol, profile=PROFILE)
     claims = [claim for protocol_claims in claims_of.values() for claim in protocol_claims]
     write_claims(out, claims)
@@ -233,13 +257,14 @@ if HAVE_SCENES:
 # %% [markdown]
 # ## Checkpoints to try
 #
-# The first seed's network of each supervision, weights and config only (`python -m mattinglib predict --checkpoint
-# FILE --input IMAGES --output OUT`; an image-only network needs no trimap).
+# The first seed's pretrained networks of `CHECKPOINT_ARMS`, weights (half precision) and config only (`python -m
+# mattinglib predict --checkpoint FILE --input IMAGES --output OUT`; an image-only network needs no trimap).
 
 # %%
 if HAVE_SCENES:
-    sizes = export_checkpoints({arm: first_runs[arm] for arm in ARMS}, out / "checkpoints")
-    write_table(sizes, out / "checkpoints_list", caption="The committed checkpoints (first seed of each arm).")
+    sizes = export_checkpoints({arm: first_runs[arm] for arm in CHECKPOINT_ARMS}, out / "checkpoints",
+                               precision="float16")
+    write_table(sizes, out / "checkpoints_list", caption="The committed checkpoints (first seed, half precision).")
     display(sizes)
 
 # %% [markdown]
@@ -258,7 +283,8 @@ if HAVE_SCENES:
         fine_gate = tested[0]["gate"]  # known + DDC against fine: the fine network's gate
         lines.append(
             f"**{seen_name}, {protocol} SAD**: fine {m['fine']:.1f}, known + DDC {m['known+ddc']:.1f}, scaled DDC "
-            f"{m['known+scaled-ddc']:.1f}, known {m['known']:.1f}; given the trimap: "
+            f"{m['known+scaled-ddc']:.1f}, known {m['known']:.1f}; from random weights fine {m['scratch fine']:.1f}, "
+            f"known + DDC {m['scratch known+ddc']:.1f}, known {m['scratch known']:.1f}; given the trimap: "
             + ", ".join(f"{name} {m[name]:.1f}" for name in classical)
             + f". The fine network's gate {'passed' if fine_gate['passed'] else 'failed'} (its unknown-region SAD "
             f"{fine_gate['numbers']['fine (unknown-region SAD)'] / fine_gate['numbers']['closed-form (unknown-region SAD)']:.2f}"
@@ -273,5 +299,5 @@ if HAVE_SCENES:
                  f"trimap as alpha {m['trimap as alpha']:.1f} and closed-form {m['closed-form']:.1f} (both given the "
                  "trimap): what an image-only network of 16 scenes does on a new scene.")
     lines.append(f"**Regimes** (fine labels, seed {TUNING_SEED}, validation composites, unknown-region SAD): "
-                 + describe_regimes(regime_table, "closed-form", CLASSICAL_FACTOR))
+                 + describe_regimes(regime_table, "closed-form", CLASSICAL_FACTOR, adopted=adopted))
     display(Markdown("\n\n".join(lines)))
