@@ -40,6 +40,24 @@ def test_changes_apply_and_unknown_profiles_or_keys_raise():
         base_config("cpu", stepz=3)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_real_track_trains_a_network_with_pretrained_weights_at_every_profile(profile):
+    from mattinglib.models import PRETRAINED_ENCODER_OF
+    from mattinglib.study.profiles import PRETRAINED_TRACK, pretrained_track_config, real_track_config
+
+    config = pretrained_track_config(profile, "trimap-input")
+    # An ImageNet-pretrained encoder, or (paper) ViTMatte-S from its self-supervised checkpoint.
+    assert config.model in PRETRAINED_ENCODER_OF or config.model == "vitmatte-s"
+    assert config.pretrained is not False and config.model_width is None or config.model == "vitmatte-s"
+    # Only the network and its schedule differ from the track's from-scratch config; changes come last.
+    scratch = real_track_config(profile, "trimap-input")
+    differing = {key for key in config.to_dict() if getattr(config, key) != getattr(scratch, key)}
+    assert differing <= set(PRETRAINED_TRACK[profile])
+    assert pretrained_track_config(profile, "image-only", steps=3).steps == 3
+    with pytest.raises(ValueError, match="profile must be one of"):
+        pretrained_track_config("laptop", "image-only")
+
+
 def test_smoke_runs_one_seed_others_all():
     assert profile_seeds("smoke", [0, 1, 2]) == [0]
     assert profile_seeds("cpu", [0, 1, 2]) == [0, 1, 2]
