@@ -70,8 +70,10 @@ SEEDS = [0, 1]
 JOBS = 2               # runs trained at once (one thread each on 2 cores)
 REGIMES = {                                                 # the fine-label arm's levers, one at a time (notebook
     "synthetic 50 %": {"synthetic_share": 0.5},             # 60's, whose search says why each is there)
+    "synthetic 75 %": {"synthetic_share": 0.75},            # three items in four synthetic
     "see-through 30 %": {"translucent_share": 0.3},
     "encoder lr x 0.3": {"encoder_lr_scale": 0.3},
+    "600 steps": {"steps": 600, "warmup_steps": 60},
     "2,400 steps": {"steps": 2400, "warmup_steps": 240}}
 MAX_ADOPTED_COST = 1.0  # the adopted regime costs at most this x the profile's work (the time budget)
 TUNING_STEPS = 400     # steps of each tuning run (the main runs take the regime's)
