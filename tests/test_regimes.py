@@ -62,6 +62,13 @@ def test_the_search_combines_the_free_levers_that_each_helped_and_adopts_within_
     assert regimes.adopt_regime(table) == (together, {"colour_jitter": 0.1, "trimap_width": [8, 60]})
     assert regimes.adopt_regime(table, max_cost=4.0) == ("more steps", {"steps": 200})
     assert regimes.adopt_regime(table.iloc[[0, 3]]) == ("profile", {})
+    # A lever whose keys a later lever sets is left out of the union (and of its name).
+    trained.clear()
+    table, _ = regimes.regime_search(base, {"supervision": "fine"}, {"jitter": {"colour_jitter": 0.1},
+                                     "more jitter": {"colour_jitter": 0.2}, "wide bands": {"trimap_width": (8, 60)}},
+                                     tmp_path, {}, 1.5, combine=True)
+    assert trained[-1] == f"{regimes.COMBINED_REGIME} more jitter + wide bands"
+    assert json.loads(table["changes"].iloc[-1]) == {"colour_jitter": 0.2, "trimap_width": [8, 60]}
     # Without combine nothing more is trained.
     trained.clear()
     table, _ = regimes.regime_search(base, {"supervision": "fine"}, levers, tmp_path, {}, 1.5)

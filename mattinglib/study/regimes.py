@@ -62,8 +62,9 @@ def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], ro
     combine : bool
         Also train the union of the regimes whose SAD is below the profile's at no more work
         (data and optimiser levers: the steps, crop and network kept), when two or more are; in
-        the order given, a later regime's value winning for a key two of them set. Its row is
-        :data:`COMBINED_REGIME` followed by their names.
+        the order given, a later regime's value winning for a key two of them set (a regime whose
+        every key a later one sets is left out). Its row is :data:`COMBINED_REGIME` followed by
+        their names.
 
     Returns
     -------
@@ -94,6 +95,9 @@ def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], ro
     # Combined: the levers that each beat the profile's regime at no extra work (data, optimiser).
     free = [name for name in regimes if scores[name] < scores[PROFILE_REGIME]
             and work(name)[1] <= work(PROFILE_REGIME)[1]]
+    # A lever whose every key a later one sets (synthetic 50 % before 75 %) adds nothing to the union.
+    free = [name for k, name in enumerate(free)
+            if not set(regimes[name]) <= {key for later in free[k + 1:] for key in regimes[later]}]
     if combine and len(free) >= 2:
         together = f"{COMBINED_REGIME} {' + '.join(free)}"
         changes_of[together] = {key: value for name in free for key, value in regimes[name].items()}
