@@ -91,24 +91,24 @@ def regime_search(base: TrainConfig, setting: dict, regimes: dict[str, dict], ro
             parameters[config.model, config.model_width] = sum(p.numel() for p in build_model_for(config).parameters())
         return config, config.steps * config.crop_size ** 2 * parameters[config.model, config.model_width]
 
+    profile_work = work(PROFILE_REGIME)[1]
     scores = score(list(changes_of))
-    # Combined: the levers that each beat the profile's regime at no extra work (data, optimiser).
-    free = [name for name in regimes if scores[name] < scores[PROFILE_REGIME]
-            and work(name)[1] <= work(PROFILE_REGIME)[1]]
-    # A lever whose every key a later one sets (synthetic 50 % before 75 %) adds nothing to the union.
-    free = [name for k, name in enumerate(free)
-            if not set(regimes[name]) <= {key for later in free[k + 1:] for key in regimes[later]}]
-    if combine and len(free) >= 2:
-        together = f"{COMBINED_REGIME} {' + '.join(free)}"
-        changes_of[together] = {key: value for name in free for key, value in regimes[name].items()}
-        scores = pd.concat([scores, score([together])])
+    if combine:
+        # The levers that each beat the profile's regime at no extra work (data, optimiser) ...
+        free = [name for name in regimes if scores[name] < scores[PROFILE_REGIME] and work(name)[1] <= profile_work]
+        # ... less any whose every key a later one sets (synthetic 50 % before 75 %): it adds nothing.
+        free = [name for k, name in enumerate(free)
+                if not set(regimes[name]) <= {key for later in free[k + 1:] for key in regimes[later]}]
+        if len(free) >= 2:
+            together = f"{COMBINED_REGIME} {' + '.join(free)}"
+            changes_of[together] = {key: value for name in free for key, value in regimes[name].items()}
+            scores = pd.concat([scores, score([together])])
     rows = []
     for name, change in changes_of.items():
-        config, _ = work(name)
+        config, amount = work(name)
         rows.append({"regime": name, "steps": config.steps, "lr": config.lr, "crop_size": config.crop_size,
                      "image_size": config.image_size, "model_width": config.model_width,
-                     "cost": work(name)[1] / work(PROFILE_REGIME)[1],
-                     "parameters": parameters[config.model, config.model_width],
+                     "cost": amount / profile_work, "parameters": parameters[config.model, config.model_width],
                      "sad": float(scores[name]), f"x {reference}": float(scores[name]) / reference_sad,
                      "within the gate": float(scores[name]) / reference_sad <= gate_factor,
                      "changes": json.dumps(change)})

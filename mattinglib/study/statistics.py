@@ -78,6 +78,22 @@ def _cells(scores: pd.DataFrame, arm: str, by: str, metric: str, image: str, see
     return rows.pivot(index=seed, columns=image, values=metric)
 
 
+def _paired_cells(scores: pd.DataFrame, arms: list[str], by: str, metric: str, image: str,
+                  seed: str) -> list[np.ndarray]:
+    """Each arm's (seed x image) values on the cells every one of ``arms`` was scored on, in one order."""
+    cells = [_cells(scores, arm, by, metric, image, seed) for arm in arms]
+    seeds, images = cells[0].index, cells[0].columns
+    for table in cells[1:]:
+        seeds, images = seeds.intersection(table.index), images.intersection(table.columns)
+    named = " and ".join(repr(arm) for arm in arms)
+    if seeds.empty or images.empty:
+        raise ValueError(f"{named} share no (seed, image) cell to pair")
+    values = [table.loc[seeds, images].to_numpy(dtype=np.float64) for table in cells]
+    if any(np.isnan(v).any() for v in values):
+        raise ValueError(f"missing {metric} values among the paired cells of {named}")
+    return values
+
+
 def paired_difference(scores: pd.DataFrame, candidate: str, reference: str, metric: str = "sad", by: str = "variant",
                       image: str = "image", seed: str = "seed", resample: str = "images",
                       resamples: int = BOOTSTRAP_RESAMPLES, rng_seed: int = 0) -> PairedDifference:
@@ -103,16 +119,7 @@ def paired_difference(scores: pd.DataFrame, candidate: str, reference: str, metr
     """
     if resample not in RESAMPLING:
         raise ValueError(f"resample must be one of {RESAMPLING}, got {resample!r}")
-    a = _cells(scores, candidate, by, metric, image, seed)
-    b = _cells(scores, reference, by, metric, image, seed)
-    seeds = a.index.intersection(b.index)
-    images = a.columns.intersection(b.columns)
-    if seeds.empty or images.empty:
-        raise ValueError(f"{candidate!r} and {reference!r} share no (seed, image) cell to pair")
-    a = a.loc[seeds, images].to_numpy(dtype=np.float64)
-    b = b.loc[seeds, images].to_numpy(dtype=np.float64)
-    if np.isnan(a).any() or np.isnan(b).any():
-        raise ValueError(f"missing {metric} values among the paired cells of {candidate!r} and {reference!r}")
+    a, b = _paired_cells(scores, [candidate, reference], by, metric, image, seed)
     effect = a.mean() / b.mean() - 1
     rng = np.random.default_rng(rng_seed)
     n_seeds, n_images = a.shape
@@ -218,15 +225,7 @@ def paired_interaction(scores: pd.DataFrame, with_pair: tuple[str, str], without
         An arm is missing, or the four arms share no (seed, image) cell.
     """
     arms = [*with_pair, *without_pair]
-    cells = [_cells(scores, arm, by, metric, image, seed) for arm in arms]
-    seeds, images = cells[0].index, cells[0].columns
-    for table in cells[1:]:
-        seeds, images = seeds.intersection(table.index), images.intersection(table.columns)
-    if seeds.empty or images.empty:
-        raise ValueError(f"{arms} share no (seed, image) cell to pair")
-    values = [table.loc[seeds, images].to_numpy(dtype=np.float64) for table in cells]
-    if any(np.isnan(v).any() for v in values):
-        raise ValueError(f"missing {metric} values among the paired cells of {arms}")
+    values = _paired_cells(scores, arms, by, metric, image, seed)
     rng = np.random.default_rng(rng_seed)
     n_seeds, n_images = values[0].shape
     pick = rng.integers(0, n_images, size=(resamples, n_images))
