@@ -154,7 +154,7 @@ def run_train_command(args) -> int:
 
     values = _read_config_file(args.config) if args.config else {}
     if args.own_images is not None:
-        # A user's own folder: the study's real-image regime as defaults (mattinglib.own_images),
+        # A user's own folder: the study's pretrained real-image network as defaults (mattinglib.own_images),
         # under the config file and --set, with the thread count chosen from what is free.
         from .own_images import own_images_config
 

@@ -16,8 +16,10 @@ from mattinglib.study.profiles import base_config
 from mattinglib.train import train
 
 SIZE = 40
-#: Tiny-run overrides of the own-images defaults: seconds on a loaded 2-core machine.
-TINY = dict(steps=4, crop_size=32, eval_every=2, checkpoint_every=2, batch_size=2, warmup_steps=1, model_width=8,
+#: Tiny-run overrides of the own-images defaults: seconds on a loaded 2-core machine (a width-8
+#: U-Net in place of the default pretrained network: these tests check the loop, not the model).
+TINY = dict(steps=4, crop_size=32, eval_every=2, checkpoint_every=2, batch_size=2, warmup_steps=1, model="unet",
+            model_width=8,
             kernel_size=5, topk=5, threads=1, progress=False)
 
 
@@ -130,6 +132,12 @@ def test_known_region_error():
 
 def test_defaults_and_threads(tmp_path):
     assert own_images_config(tmp_path, tmp_path / "a").in_channels == 4
+    # The default network is the study's pretrained real-track network, started from ImageNet weights.
+    from mattinglib.study.profiles import PRETRAINED_TRACK
+
+    config = own_images_config(tmp_path, tmp_path / "a")
+    assert (config.model, config.model_width) == (PRETRAINED_TRACK["cpu"]["model"], PRETRAINED_TRACK["cpu"]["model_width"])
+    assert config.pretrained is not False
     image_only = own_images_config(tmp_path, tmp_path / "a", trimaps_at_prediction=False, steps=7)
     assert image_only.in_channels == 3 and image_only.steps == 7
     assert {k: v for k, v in IMAGE_ONLY_DEFAULTS.items() if k != "in_channels"} == \
