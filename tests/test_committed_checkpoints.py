@@ -2,7 +2,8 @@
 
 A user who runs ``python -m mattinglib predict --checkpoint results/...`` gets the network whose numbers the
 notebook reports: each committed first-seed checkpoint, loaded as ``predict`` loads it, scores the held-out
-scenes (Trimap1, unknown region) as that run's row of the notebook's ``scores_per_run.csv``, so the ranking
+scenes (Trimap1, unknown region) as that run's row of the notebook's ``scores_per_run.csv`` (to the rounding
+of half-precision weights), so the ranking
 a user measures is the notebook's.
 """
 from __future__ import annotations
@@ -37,5 +38,7 @@ def test_committed_checkpoints_score_as_the_notebook_reports(alphamatting_root, 
                      & (scores["eval_set"] == HELD_OUT) & (scores["protocol"] == "unknown")]
         assert len(row) == 1, f"{notebook}: no seed-{first_seed} row of {arm} on {HELD_OUT}"
         reported[arm] = float(row["sad"].iloc[0])
-    assert measured == pytest.approx(reported, rel=1e-4)
+    # The notebook scores the float32 run; the committed file holds half-precision weights (the pretrained
+    # network's 5 MB instead of 10), which moved a first-seed SAD by 2e-4 of itself (15.1427 -> 15.1395).
+    assert measured == pytest.approx(reported, rel=1e-3)
     assert sorted(measured, key=measured.get) == sorted(reported, key=reported.get)
