@@ -140,8 +140,8 @@ def describe_regimes(table: pd.DataFrame, reference: str, gate_factor: float, ad
             + "; ".join(f"{r['regime']} {r['sad']:.1f} ({r[ratio]:.2f} x, cost {r['cost']:.1f} x)"
                         for _, r in tried.iterrows()) + ". ")
     if in_reach.empty:
-        text += (f"None comes within the gate's {gate_factor} x on validation: at this budget the fine-label "
-                 "network is not a working matting network, in any regime tried.")
+        text += (f"None comes within the gate's {gate_factor} x on validation, in any regime tried (the gate "
+                 "itself is judged on the held-out set).")
     elif adopted is None:
         text += (f"{', '.join(in_reach['regime'])} come(s) within {gate_factor} x on validation: training every "
                  "arm at that regime is the next step (the claims are at the profile's regime).")
