@@ -320,9 +320,10 @@ if HAVE_SCENES:
             + ". The fine network's gate "
             f"{'passed' if gate['passed'] else 'failed'} (its SAD "
             f"{m['fine'] / m['closed-form']:.2f} x closed-form's; the bar is 1.5 x), so "
-            "the claims here are " + ("tested: " + "; ".join(
-                f"{c['claim'].split(',')[0]}: {c['status']} ({c['effect']:+.0%}, {c['ci_low']:+.0%} to {c['ci_high']:+.0%})"
-                for c in claims if c["eval_set"] == set_name) if gate["passed"] else "not testable") + ".")
+            + ("the claims gated on it are tested (a claim whose own reference fails its gate stays not "
+               "testable): " + "; ".join(
+                f"{c['claim'].rsplit(', trimap as input', 1)[0]}: {c['status']} ({c['effect']:+.0%}, {c['ci_low']:+.0%} to {c['ci_high']:+.0%})"
+                for c in claims if c["eval_set"] == set_name) if gate["passed"] else "the claims here are not testable") + ".")
     lines.append(f"**Regimes** (fine labels, seed {TUNING_SEED}, validation scenes, unknown-region SAD): "
                  + describe_regimes(regime_table, "closed-form", CLASSICAL_FACTOR, adopted=adopted))
     display(Markdown("\n\n".join(lines)))
