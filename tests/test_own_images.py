@@ -19,8 +19,7 @@ SIZE = 40
 #: Tiny-run overrides of the own-images defaults: seconds on a loaded 2-core machine (a width-8
 #: U-Net in place of the default pretrained network: these tests check the loop, not the model).
 TINY = dict(steps=4, crop_size=32, eval_every=2, checkpoint_every=2, batch_size=2, warmup_steps=1, model="unet",
-            model_width=8,
-            kernel_size=5, topk=5, threads=1, progress=False)
+            model_width=8, kernel_size=5, topk=5, threads=1, progress=False)
 
 
 def write_user_folder(root, count=5, alphas=True):
@@ -136,7 +135,8 @@ def test_defaults_and_threads(tmp_path):
     from mattinglib.study.profiles import PRETRAINED_TRACK
 
     config = own_images_config(tmp_path, tmp_path / "a")
-    assert (config.model, config.model_width) == (PRETRAINED_TRACK["cpu"]["model"], PRETRAINED_TRACK["cpu"]["model_width"])
+    track = PRETRAINED_TRACK["cpu"]
+    assert (config.model, config.model_width) == (track["model"], track["model_width"])
     assert config.pretrained is not False
     image_only = own_images_config(tmp_path, tmp_path / "a", trimaps_at_prediction=False, steps=7)
     assert image_only.in_channels == 3 and image_only.steps == 7
