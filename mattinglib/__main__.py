@@ -270,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--own-images", metavar="DIR",
                    help="train on your own folder DIR (images/, trimaps/, alphas/ optional) with the defaults of "
                         "mattinglib.own_images: MobileNetV2 U-Net from ImageNet weights, the trimap as a 4th input "
-                        "channel, known + DDC, 600 steps of 128 px crops, a fifth of the images held out and scored; prints a time estimate first. "
+                        "channel, known + DDC, 600 steps of 128 px crops, a fifth of the images held out and scored; "
+                        "prints a time estimate first. "
                         "out_dir defaults to DIR/run; --config and --set override")
     p.add_argument("--image-only", action="store_true",
                    help="with --own-images: a network that sees the image alone (no trimap at prediction time)")
