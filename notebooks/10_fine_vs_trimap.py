@@ -52,7 +52,7 @@ from mattinglib.study.evalsets import describe_validation_set, evaluation_sets, 
 from mattinglib.study.figures import prediction_rows, save_sad_bars
 from mattinglib.study.grid import run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
-from mattinglib.study.profiles import base_config, profile_seeds
+from mattinglib.study.profiles import base_config, profile_jobs, profile_seeds
 from mattinglib.study.prose import show_reading
 from mattinglib.study.tables import mean_spread, write_score_tables, write_table
 from mattinglib.study.tuning import CORE_ARMS, describe_choice, describe_search, tune
@@ -76,6 +76,7 @@ CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone
 # %%
 base = base_config(PROFILE, **({"data_root": DATA_ROOT} if DATA_ROOT else {}), **CONFIG_CHANGES)
 seeds = profile_seeds(PROFILE, SEEDS)
+jobs = profile_jobs(PROFILE, JOBS)  # smoke: one run at a time, in this process
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +102,7 @@ print({name: len(dataset) for name, dataset in eval_sets.items()})
 # %%
 validation_note = describe_validation_set(base)
 print(validation_note)
-tuning = tune(base, ARMS, runs, jobs=JOBS)
+tuning = tune(base, ARMS, runs, jobs=jobs)
 write_table(tuning.table.drop(columns="run_dir"), out / "tuning",
             caption=f"Every setting tried, one seed, scored on the validation split ({validation_note}); "
                     "whole-image SAD in thousands. chosen: the arm's validation-best; recipe: the profile's values.")
@@ -125,7 +126,7 @@ VARIANTS = dict(tuning.chosen)
 for arm in ("fine", "known+ddc"):
     if tuning.recipe[arm] != tuning.chosen[arm]:
         VARIANTS[f"{arm} (recipe)"] = tuning.recipe[arm]
-grid = run_grid(base, VARIANTS, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
+grid = run_grid(base, VARIANTS, seeds, runs, eval_sets=eval_sets, jobs=jobs, per_image=True)
 scores = grid.runs
 summary = write_score_tables(
     scores, out, metrics=["sad", "mse", "grad", "conn", "sad_fg", "sad_bg", "sad_soft"],
@@ -165,7 +166,7 @@ sweep_variants = {paper_name: tuning.chosen["known+ddc"] | {"ddc_weight": float(
                   "known+ddc": tuning.chosen["known+ddc"], "fine": tuning.chosen["fine"]}
 sweep_seeds = seeds[:1]
 sweep_grid = run_grid(base, sweep_variants, sweep_seeds, runs, eval_sets={own_set: eval_sets[own_set]},
-                      protocols=("whole",), jobs=JOBS, per_image=True)
+                      protocols=("whole",), jobs=jobs, per_image=True)
 sweep = sweep_grid.runs
 sweep_table = mean_spread(sweep, by="variant",
                           metrics=["sad", "mse", "sad_fg", "sad_bg", "sad_soft", "alpha_soft", "alpha_soft_true"])

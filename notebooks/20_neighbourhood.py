@@ -39,7 +39,7 @@ from mattinglib.study.figures import plot_metric_grid
 from mattinglib.study.findings import claim_within, gate_for, mean_by, select
 from mattinglib.study.grid import run_grid, score_baselines
 from mattinglib.study.plotting import save_figure, use_style
-from mattinglib.study.profiles import base_config, profile_seeds
+from mattinglib.study.profiles import base_config, profile_jobs, profile_seeds
 from mattinglib.study.prose import show_reading
 from mattinglib.study.tables import mean_spread, write_table
 from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
@@ -67,9 +67,10 @@ CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone
 # %%
 profile_base = base_config(PROFILE, **({"data_root": DATA_ROOT} if DATA_ROOT else {}), **CONFIG_CHANGES)
 seeds = profile_seeds(PROFILE, SEEDS)
+jobs = profile_jobs(PROFILE, JOBS)  # smoke: one run at a time, in this process
 runs = runs_root(PROFILE, RUNS_DIR)
 # Notebook 10's tuning on the validation split (its runs are shared: nothing retrains).
-tuning = tune(profile_base, CORE_ARMS, runs, jobs=JOBS)
+tuning = tune(profile_base, CORE_ARMS, runs, jobs=jobs)
 base = profile_base.replace(**tuning.chosen["known+ddc"])
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
@@ -88,10 +89,10 @@ print({name: len(dataset) for name, dataset in eval_sets.items()})
 # ## Train and score
 
 # %%
-grid = run_grid(base, window_variants | topk_variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
+grid = run_grid(base, window_variants | topk_variants, seeds, runs, eval_sets=eval_sets, jobs=jobs, per_image=True)
 scores = grid.runs
 # The competence gates' control and baselines: known-only (notebook 10's runs), trimap as alpha, closed-form.
-control = run_grid(profile_base, {"known": tuning.chosen["known"]}, seeds, runs, eval_sets=eval_sets, jobs=JOBS,
+control = run_grid(profile_base, {"known": tuning.chosen["known"]}, seeds, runs, eval_sets=eval_sets, jobs=jobs,
                    per_image=True)
 baselines = score_baselines(eval_sets, runs_root=runs)
 per_image = pd.concat([grid.images, control.images, baselines.images], ignore_index=True)

@@ -44,7 +44,7 @@ from mattinglib.study.evalsets import describe_training_labels, describe_validat
 from mattinglib.study.figures import save_sad_bars
 from mattinglib.study.grid import run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import use_style
-from mattinglib.study.profiles import base_config, profile_seeds
+from mattinglib.study.profiles import base_config, profile_jobs, profile_seeds
 from mattinglib.study.prose import show_reading
 from mattinglib.study.tables import write_score_tables, write_table
 from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
@@ -78,14 +78,15 @@ CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone
 # %%
 base = base_config(PROFILE, **({"data_root": DATA_ROOT} if DATA_ROOT else {}), **CONFIG_CHANGES)
 seeds = profile_seeds(PROFILE, SEEDS)
+jobs = profile_jobs(PROFILE, JOBS)  # smoke: one run at a time, in this process
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
 # Notebook 10's tuning on the validation split (its runs are shared: nothing retrains), then each label's lambda.
-core = tune(base, CORE_ARMS, runs, jobs=JOBS)
+core = tune(base, CORE_ARMS, runs, jobs=jobs)
 ddc_lr = core.chosen["known+ddc"]["lr"]
 label_tuning = tune(base, {name: {"supervision": "known+ddc", "lr": ddc_lr} | change for name, change in LABELS.items()},
-                    runs, jobs=JOBS, lr_factors=(1.0,), knobs={name: {"ddc_weight": DDC_WEIGHTS} for name in LABELS})
+                    runs, jobs=jobs, lr_factors=(1.0,), knobs={name: {"ddc_weight": DDC_WEIGHTS} for name in LABELS})
 # Known-only (from the default trimap) is the control every label must beat: it supervises no pixel of the band.
 variants = {"fine labels": core.chosen["fine"], "known": core.chosen["known"]} | label_tuning.chosen
 eval_sets = evaluation_sets(base, DATA_ROOT, DOWNLOAD, max_scenes=2 if PROFILE == "smoke" else MAX_SCENES)
@@ -122,7 +123,7 @@ choice
 # ## Train and score
 
 # %%
-grid = run_grid(base, variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
+grid = run_grid(base, variants, seeds, runs, eval_sets=eval_sets, jobs=jobs, per_image=True)
 scores = grid.runs
 baselines = score_baselines(eval_sets, runs_root=runs)  # trimap as alpha and closed-form: the competence gates' floor and bar
 per_image = pd.concat([grid.images, baselines.images], ignore_index=True)

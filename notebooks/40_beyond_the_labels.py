@@ -46,7 +46,7 @@ from mattinglib.study.grid import run_grid, score_baselines
 from mattinglib.study.tuning import CORE_ARMS, describe_choice, tune
 from mattinglib.labels import degrade_alpha
 from mattinglib.study.plotting import save_figure, show_images, use_style
-from mattinglib.study.profiles import base_config, profile_seeds
+from mattinglib.study.profiles import base_config, profile_jobs, profile_seeds
 from mattinglib.study.prose import show_reading
 from mattinglib.study.tables import write_score_tables, write_table
 from mattinglib.study.verdicts import beats, claims_frame, gated_claims
@@ -70,15 +70,16 @@ CONFIG_CHANGES = {}    # TrainConfig keys changed for every run, e.g. {"backbone
 # %%
 base = base_config(PROFILE, **({"data_root": DATA_ROOT} if DATA_ROOT else {}), **CONFIG_CHANGES)
 seeds = profile_seeds(PROFILE, SEEDS)
+jobs = profile_jobs(PROFILE, JOBS)  # smoke: one run at a time, in this process
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
 TRIMAP_ONLY = "trimap only (known + DDC)"
 # Notebook 10's tuning on the validation split (its runs are shared: nothing retrains), then each imperfect alpha's own.
-core = tune(base, CORE_ARMS, runs, jobs=JOBS)
+core = tune(base, CORE_ARMS, runs, jobs=jobs)
 fine_lr = core.chosen["fine"]["lr"]
 alpha_tuning = tune(base, {f"fine, {kind} alpha": {"supervision": "fine", "alpha_label": kind, "lr": fine_lr}
-                           for kind in ALPHA_LABELS}, runs, jobs=JOBS, lr_factors=(1.0,))
+                           for kind in ALPHA_LABELS}, runs, jobs=jobs, lr_factors=(1.0,))
 variants = ({"fine, exact alpha": core.chosen["fine"]} | alpha_tuning.chosen
             | {TRIMAP_ONLY: core.chosen["known+ddc"]}
             # the control: known loss alone, from the same trimaps (it supervises no pixel of the band)
@@ -122,7 +123,7 @@ choice
 # ## Train and score against the exact alpha
 
 # %%
-grid = run_grid(base, variants, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True)
+grid = run_grid(base, variants, seeds, runs, eval_sets=eval_sets, jobs=jobs, per_image=True)
 scores = grid.runs
 baselines = score_baselines(eval_sets, runs_root=runs)  # trimap as alpha and closed-form: the competence gates' floor and bar
 per_image = pd.concat([grid.images, baselines.images], ignore_index=True)

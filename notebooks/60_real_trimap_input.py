@@ -62,7 +62,7 @@ from mattinglib.study.figures import detail_rows, save_sad_bars
 from mattinglib.study.findings import CLASSICAL_FACTOR, select
 from mattinglib.study.grid import export_checkpoints, run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
-from mattinglib.study.profiles import pretrained_track_config, profile_seeds
+from mattinglib.study.profiles import pretrained_track_config, profile_jobs, profile_seeds
 from mattinglib.study.regimes import adopt_regime, describe_regimes, regime_search
 from mattinglib.study.tables import scene_table, write_score_tables, write_table
 from mattinglib.study.tuning import TUNING_SEED, describe_choice, tune
@@ -101,6 +101,7 @@ CONFIG_CHANGES = {}    # TrainConfig keys changed for every run
 base = pretrained_track_config(PROFILE, "trimap-input", **({"data_root": DATA_ROOT} if DATA_ROOT else {}),
                                **CONFIG_CHANGES)
 seeds = profile_seeds(PROFILE, SEEDS)
+jobs = profile_jobs(PROFILE, JOBS)  # smoke: one run at a time, in this process
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,7 @@ if HAVE_SCENES:
     (validation_name, validation), = validation_sets.items()
     validation_note = f"{validation_name} ({', '.join(validation.scene_names)}), full size, unknown region"
     regime_table, closed_form_validation = regime_search(base, {"supervision": "fine"}, regimes, runs,
-                                                         validation_sets, CLASSICAL_FACTOR, jobs=JOBS,
+                                                         validation_sets, CLASSICAL_FACTOR, jobs=jobs,
                                                          combine=COMBINE_LEVERS)
     adopted, adopted_changes = adopt_regime(regime_table, MAX_ADOPTED_COST)
     write_table(regime_table, out / "regimes",
@@ -176,7 +177,7 @@ if HAVE_SCENES:
 if HAVE_SCENES:
     tuning_base = base.replace(steps=min(TUNING_STEPS, base.steps),
                                warmup_steps=min(base.warmup_steps, TUNING_STEPS // 5))
-    tuning = tune(tuning_base, ARMS, runs, jobs=JOBS, lr_factors=lr_factors, knobs=KNOBS,
+    tuning = tune(tuning_base, ARMS, runs, jobs=jobs, lr_factors=lr_factors, knobs=KNOBS,
                   validation=validation, protocol="unknown")
     write_table(tuning.table.drop(columns="run_dir"), out / "tuning",
                 caption=f"Every setting tried, one seed, {tuning_base.steps} steps, scored on {validation_note}; "
@@ -194,7 +195,7 @@ if HAVE_SCENES:
 
 # %%
 if HAVE_SCENES:
-    grid = run_grid(base, tuning.chosen, seeds, runs, eval_sets=test_sets, jobs=JOBS, per_image=True,
+    grid = run_grid(base, tuning.chosen, seeds, runs, eval_sets=test_sets, jobs=jobs, per_image=True,
                     protocols=("unknown", "whole"))
     scores = grid.runs
     baselines = score_baselines(test_sets, methods=classical, protocols=("unknown", "whole"), runs_root=runs)

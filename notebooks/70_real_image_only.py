@@ -51,7 +51,7 @@ from mattinglib.study.figures import save_sad_bars
 from mattinglib.study.findings import CLASSICAL_FACTOR
 from mattinglib.study.grid import export_checkpoints, run_grid, runs_of_seed, score_baselines
 from mattinglib.study.plotting import save_figure, show_images, use_style
-from mattinglib.study.profiles import pretrained_track_config, profile_seeds
+from mattinglib.study.profiles import pretrained_track_config, profile_jobs, profile_seeds
 from mattinglib.study.regimes import adopt_regime, describe_regimes, regime_search
 from mattinglib.study.tables import write_score_tables, write_table
 from mattinglib.study.tuning import TUNING_SEED, describe_choice, tune
@@ -92,6 +92,7 @@ CONFIG_CHANGES = {}    # TrainConfig keys changed for every run
 base = pretrained_track_config(PROFILE, "image-only", **({"data_root": DATA_ROOT} if DATA_ROOT else {}),
                                **CONFIG_CHANGES)
 seeds = profile_seeds(PROFILE, SEEDS)
+jobs = profile_jobs(PROFILE, JOBS)  # smoke: one run at a time, in this process
 runs = runs_root(PROFILE, RUNS_DIR)
 out = Path(OUTPUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
@@ -139,7 +140,7 @@ else:
 if HAVE_SCENES:
     validation_sets = {"validation composites": validation}
     regime_table, closed_form_validation = regime_search(base, {"supervision": "fine"}, regimes, runs,
-                                                         validation_sets, CLASSICAL_FACTOR, jobs=JOBS,
+                                                         validation_sets, CLASSICAL_FACTOR, jobs=jobs,
                                                          combine=COMBINE_LEVERS)
     adopted, adopted_changes = adopt_regime(regime_table, MAX_ADOPTED_COST)
     write_table(regime_table, out / "regimes",
@@ -165,7 +166,7 @@ if HAVE_SCENES:
     validation_note = f"{composites} validation composites (training scenes over validation photographs), whole image"
     tuning_base = base.replace(steps=min(TUNING_STEPS, base.steps),
                                warmup_steps=min(base.warmup_steps, TUNING_STEPS // 5))
-    tuning = tune(tuning_base, ARMS, runs, jobs=JOBS, lr_factors=lr_factors, knobs=KNOBS, validation=validation,
+    tuning = tune(tuning_base, ARMS, runs, jobs=jobs, lr_factors=lr_factors, knobs=KNOBS, validation=validation,
                   protocol="whole")
     write_table(tuning.table.drop(columns="run_dir"), out / "tuning",
                 caption=f"Every setting tried, one seed, {tuning_base.steps} steps, scored on {validation_note}; "
@@ -186,7 +187,7 @@ if HAVE_SCENES:
 # %%
 if HAVE_SCENES:
     eval_sets = seen | scene_sets
-    grid = run_grid(base, tuning.chosen, seeds, runs, eval_sets=eval_sets, jobs=JOBS, per_image=True,
+    grid = run_grid(base, tuning.chosen, seeds, runs, eval_sets=eval_sets, jobs=jobs, per_image=True,
                     protocols=("whole", "unknown"))
     scores = grid.runs
     fast = {name: method for name, method in classical.items() if method in ("trimap", "closed-form")}

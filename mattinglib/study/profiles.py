@@ -128,3 +128,13 @@ def profile_seeds(profile: str, seeds: list[int]) -> list[int]:
     """The seeds a profile runs: the first one only at ``smoke``, all of them otherwise."""
     return list(seeds[:1]) if profile == "smoke" else list(seeds)
 
+
+
+def profile_jobs(profile: str, jobs: int) -> int:
+    """The runs a profile trains at once: one at ``smoke``, ``jobs`` otherwise.
+
+    A smoke run takes a few steps, less time than starting a worker process (which imports torch
+    and prepares its data again), so smoke trains in the notebook's own process; the grid in
+    worker processes is tested on its own (``tests/test_grid.py``).
+    """
+    return 1 if profile == "smoke" else jobs
