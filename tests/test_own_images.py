@@ -137,6 +137,11 @@ def test_defaults_and_threads(tmp_path):
     config = own_images_config(tmp_path, tmp_path / "a")
     track = PRETRAINED_TRACK["cpu"]
     assert (config.model, config.model_width) == (track["model"], track["model_width"])
+    # ... at the study's learning rate and steps (written twice: the library does not import the study).
+    from mattinglib.study.profiles import pretrained_track_config
+
+    study = pretrained_track_config("cpu", "trimap-input")
+    assert (config.lr, config.steps, config.warmup_steps) == (study.lr, study.steps, study.warmup_steps)
     assert config.pretrained is not False
     image_only = own_images_config(tmp_path, tmp_path / "a", trimaps_at_prediction=False, steps=7)
     assert image_only.in_channels == 3 and image_only.steps == 7
